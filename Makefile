@@ -1,0 +1,28 @@
+# Two entry points (see README): `make run` and `make test`. Everything else is a step they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+CACHE ?= $(HOME)/.cache/little-coder
+EXAMPLE_RUN ?= $(CACHE)/example-run
+TASK ?= Implement is_leap in leap.py so that the tests in test_leap.py pass.
+
+.PHONY: setup run test bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# The main job: the agent on a fresh copy of the bundled example, against the model server it finds.
+run: setup
+	rm -rf $(EXAMPLE_RUN) && mkdir -p $(dir $(EXAMPLE_RUN)) && cp -r examples/leap $(EXAMPLE_RUN)
+	$(VENV)/bin/little-coder run --workspace $(EXAMPLE_RUN) "$(TASK)"
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(VENV)/bin/python bench/agent_overhead.py

@@ -1,0 +1,138 @@
+"""`little-coder` command line: run a task headless, probe a model server, serve LSP, run the benchmark.
+
+Exit codes of `run`: 0 the model finished, 3 turn cap, 1 error or stuck, 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.backend import ModelMemory
+from agent.events import SessionFinished
+from agent.providers.base import ProviderError
+from agent.session import Session
+from agent.settings import Settings, SettingsError, load_settings
+from agent.transcript import Transcript
+from agent.workspace import DiskWorkspace
+
+EXIT = {"done": 0, "turn_cap": 3, "error": 1, "stuck": 1, "cancelled": 130}
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", "-w", type=Path, default=Path.cwd(), help="project root (default: cwd)")
+    p.add_argument("--backend", choices=["auto", "ollama", "openai"], help="model server protocol")
+    p.add_argument("--base-url", help="model server URL, e.g. http://127.0.0.1:11434")
+    p.add_argument("--model", help="model name (default: the server's first model)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="little-coder", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one task headless, writing to disk")
+    _add_backend_args(run)
+    run.add_argument("--max-turns", type=int, help="turn cap (default 20)")
+    run.add_argument("--thinking-budget", type=int, help="reasoning tokens per turn (0 disables thinking)")
+    run.add_argument("--bash", choices=["allowlist", "always", "never"], help="which shell commands may run")
+    run.add_argument("--json", action="store_true", help="print the final event as JSON on stdout")
+    run.add_argument("--show-thinking", action="store_true", help="include reasoning in the transcript")
+    run.add_argument("task", nargs="+", help="what to do ('-' reads it from stdin)")
+
+    probe = sub.add_parser("probe", help="what the model server and model can do")
+    _add_backend_args(probe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"little-coder: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        task = sys.stdin.read() if args.task == ["-"] else " ".join(args.task)
+        if not task.strip():
+            print("little-coder: the task is empty", file=sys.stderr)
+            return 2
+        try:
+            return asyncio.run(_run(task, args.workspace.resolve(), settings, as_json=args.json,
+                                    show_thinking=args.show_thinking))
+        except KeyboardInterrupt:  # asyncio.run re-raises Ctrl-C after the session has reported it
+            return EXIT["cancelled"]
+    if args.command == "probe":
+        return asyncio.run(_probe(settings))
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    workspace: Path = args.workspace
+    if not workspace.is_dir():
+        raise SettingsError("workspace", f"{workspace} is not a directory", "arguments")
+    overrides: dict[str, Any] = {
+        "backend": args.backend,
+        "base_url": args.base_url,
+        "model": args.model,
+        "max_turns": getattr(args, "max_turns", None),
+        "thinking_budget": getattr(args, "thinking_budget", None),
+        "bash": getattr(args, "bash", None),
+    }
+    return load_settings(workspace, overrides)
+
+
+async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show_thinking: bool) -> int:
+    session = Session(task, DiskWorkspace(root), settings, memory=ModelMemory())
+    transcript = Transcript(show_reasoning=show_thinking)
+    final: SessionFinished | None = None
+    try:
+        async for event in session.run():
+            for line in transcript.lines(event):
+                print(line, file=sys.stderr, flush=True)
+            if isinstance(event, SessionFinished):
+                final = event
+    except asyncio.CancelledError:
+        final = session.result
+        for line in transcript.lines(final) if final else []:
+            print(line, file=sys.stderr, flush=True)
+    if final is None:
+        return 1
+    if as_json:
+        print(final.model_dump_json(indent=2))
+    return EXIT[final.outcome]
+
+
+async def _probe(settings: Settings) -> int:
+    from agent.backend import connect
+
+    try:
+        backend = await connect(settings, ModelMemory())
+    except ProviderError as exc:
+        print(f"little-coder: {exc.user_message()}", file=sys.stderr)
+        return 1
+    try:
+        report = {
+            "backend": backend.name,
+            "base_url": backend.base_url,
+            "model": backend.model,
+            "capabilities": backend.capabilities.model_dump(),
+            "effective": backend.config.model_dump(),
+        }
+        print(json.dumps(report, indent=2))
+        return 0
+    finally:
+        await backend.provider.aclose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The event stream of a session: the only thing the outside world consumes.
+
+CLI transcript, LSP progress and notifications, and benchmark results are all views of this stream.
+Every event is a pydantic model with a `kind`; `SessionFinished` is the complete record of a run,
+with a `Counters` object holding every observable the paper measures, so nobody re-derives them
+from strings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+Outcome = Literal["done", "turn_cap", "cancelled", "error", "stuck"]
+
+
+class Usage(BaseModel):
+    """Token usage. Server counts when the server reports them, tiktoken estimates otherwise."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the server reused from its KV cache
+    reasoning_tokens: int = 0
+    calls: int = 0  # model requests made (retries included)
+    estimated: bool = False  # True when any figure came from tiktoken rather than the server
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cached_tokens += other.cached_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.calls += other.calls
+        self.estimated = self.estimated or other.estimated
+
+
+class Counters(BaseModel):
+    """Observables of one session (the benchmark's columns)."""
+
+    write_guard_fires: int = 0
+    thinking_budget_fires: int = 0
+    repairs: int = 0  # tool calls recovered from text or from malformed native arguments
+    corrections: int = 0  # corrective retries, all reasons
+    corrections_by_reason: dict[str, int] = Field(default_factory=dict)
+    cap_warnings: int = 0
+    cap_hits: int = 0
+    compactions: int = 0
+    tool_errors: int = 0
+    path_refusals: int = 0
+    bash_refusals: int = 0
+    text_tool_mode: bool = False
+    discovery_hinted: bool = False
+
+
+class _Event(BaseModel):
+    session_id: str = ""
+
+
+class SessionStarted(_Event):
+    kind: Literal["session_started"] = "session_started"
+    task: str
+    workspace: str
+    backend: str
+    base_url: str
+    model: str
+    max_turns: int
+    text_tools: bool = False
+
+
+class TurnStarted(_Event):
+    kind: Literal["turn_started"] = "turn_started"
+    turn: int
+    cap: int
+
+
+class TextDelta(_Event):
+    kind: Literal["text_delta"] = "text_delta"
+    text: str
+
+
+class ReasoningDelta(_Event):
+    kind: Literal["reasoning_delta"] = "reasoning_delta"
+    text: str
+
+
+class ToolCallStarted(_Event):
+    kind: Literal["tool_call_started"] = "tool_call_started"
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    turn: int
+
+
+class ToolCallFinished(_Event):
+    kind: Literal["tool_call_finished"] = "tool_call_finished"
+    call_id: str
+    name: str
+    ok: bool
+    summary: str  # one line for a progress UI
+    path: str | None = None  # workspace-relative path the tool acted on, if any
+    duration_s: float = 0.0
+
+
+class TurnFinished(_Event):
+    kind: Literal["turn_finished"] = "turn_finished"
+    turn: int
+    usage: Usage
+    tool_calls: int
+
+
+# --- budget events: one per firing of a small-model mechanism ------------------------------------
+
+
+class ThinkingBudgetHit(_Event):
+    kind: Literal["thinking_budget"] = "thinking_budget"
+    turn: int
+    tokens: int  # reasoning tokens counted when the stream was aborted
+    budget: int
+    kept_chars: int  # how much of the trace was re-injected for the retry
+    native: bool = False  # the server enforced the budget itself
+
+
+class WriteGuardFired(_Event):
+    kind: Literal["write_guard"] = "write_guard"
+    turn: int
+    path: str
+
+
+class ToolCallRepaired(_Event):
+    kind: Literal["repair"] = "repair"
+    turn: int
+    name: str
+    source: str  # "fenced", "tool_call_tag", "xml_function", "bare_json", "native_arguments"
+    fixes: list[str] = Field(default_factory=list)  # which JSON repairs were needed
+
+
+class QualityCorrection(_Event):
+    kind: Literal["correction"] = "correction"
+    turn: int
+    reason: str  # "empty", "unknown_tool", "repeated_call", "malformed_arguments"
+    detail: str
+    accepted: bool = False  # True when the correction cap was reached and the reply was accepted
+
+
+class CapWarning(_Event):
+    kind: Literal["cap_warning"] = "cap_warning"
+    turn: int
+    cap: int
+
+
+class ContextCompacted(_Event):
+    kind: Literal["compaction"] = "compaction"
+    turn: int
+    tokens_before: int
+    tokens_after: int
+    snipped_results: int
+    dropped_messages: int
+
+
+class Notice(_Event):
+    """Something the user should know that is not a failure (e.g. text-tool mode chosen)."""
+
+    kind: Literal["notice"] = "notice"
+    message: str
+
+
+class SessionFinished(_Event):
+    kind: Literal["session_finished"] = "session_finished"
+    outcome: Outcome
+    message: str = ""
+    turns: int
+    usage: Usage
+    tool_counts: dict[str, int]
+    counters: Counters
+    changed_files: list[str] = Field(default_factory=list)
+    duration_s: float
+    model: str
+    final_text: str = ""
+
+
+BUDGET_KINDS = frozenset(
+    {"thinking_budget", "write_guard", "repair", "correction", "cap_warning", "compaction"}
+)
+
+Event = Annotated[
+    Union[
+        SessionStarted,
+        TurnStarted,
+        TextDelta,
+        ReasoningDelta,
+        ToolCallStarted,
+        ToolCallFinished,
+        TurnFinished,
+        ThinkingBudgetHit,
+        WriteGuardFired,
+        ToolCallRepaired,
+        QualityCorrection,
+        CapWarning,
+        ContextCompacted,
+        Notice,
+        SessionFinished,
+    ],
+    Field(discriminator="kind"),
+]
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def describe(event: _Event) -> str | None:
+    """A short human sentence for budget events and notices (progress UIs, transcripts)."""
+    match event:
+        case ThinkingBudgetHit(budget=b, native=True):
+            return f"thinking budget {b} reached (server-enforced)"
+        case ThinkingBudgetHit(budget=b):
+            return f"thinking budget {b} reached → retrying without thinking"
+        case WriteGuardFired(path=p):
+            return f"write guard: Write refused on {p} → Edit"
+        case ToolCallRepaired(name=n, source=s):
+            return f"repaired a malformed tool call ({n}, {s.replace('_', ' ')})"
+        case QualityCorrection(reason=r, accepted=True):
+            return f"accepted after corrections: {r.replace('_', ' ')}"
+        case QualityCorrection(reason=r):
+            return f"corrected: {r.replace('_', ' ')}"
+        case CapWarning(turn=t, cap=c):
+            return f"turn {t}/{c}: asked the model to finish"
+        case ContextCompacted(tokens_before=a, tokens_after=b):
+            return f"context compacted {a} → {b} tokens"
+        case Notice(message=m):
+            return m
+    return None

@@ -1,0 +1,256 @@
+"""Run one shell command so that nothing it starts outlives it.
+
+The command runs under `/bin/sh -c` in a session of its own (its own process group and session
+id) with stdin closed; stdout and stderr are read concurrently into capped buffers, so a command
+that prints a gigabyte costs a bounded amount of memory. When the shell exits, times out, or the
+awaiting task is cancelled, every process the command left behind is stopped (SIGTERM, a short
+grace, then SIGKILL): members of its process group and session, and any process whose environment
+carries this run's tag. The tag catches children that left the session (`setsid`, double forks
+reparented to init), the way Jenkins finds a build's processes. Without /proc (macOS) only the
+process group can be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+
+from agent.workspace import RunResult
+
+# Environment variable that marks every process started for one run.
+TAG_VARIABLE = "LITTLE_CODER_PROCESS_TAG"
+# Bytes kept per stream (half from the start, half from the end); the tools cut far lower for the
+# model, so this only bounds memory.
+DEFAULT_MAX_OUTPUT = 1_000_000
+TERM_GRACE_S = 1.0
+# How long to wait for the pipes to close once the processes are gone.
+_DRAIN_S = 2.0
+
+
+class _CappedBuffer:
+    """Keeps the first and the last `limit // 2` bytes of a stream and counts what fell between."""
+
+    def __init__(self, limit: int) -> None:
+        self._head_limit = max(limit // 2, 0)
+        self._tail_limit = max(limit - self._head_limit, 0)
+        self._head = bytearray()
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self._head_limit - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self._tail.append(chunk)
+        self._tail_size += len(chunk)
+        # Whole chunks are dropped while the rest still fills the tail; the final trim is in text().
+        while self._tail and self._tail_size - len(self._tail[0]) >= self._tail_limit:
+            self._tail_size -= len(self._tail[0])
+            self.dropped += len(self._tail.popleft())
+
+    def text(self) -> str:
+        tail = b"".join(self._tail)
+        excess = len(tail) - self._tail_limit
+        dropped = self.dropped
+        if excess > 0:
+            tail = tail[excess:]
+            dropped += excess
+        head = bytes(self._head)
+        if not dropped:
+            return (head + tail).decode("utf-8", errors="replace")
+        return (
+            head.decode("utf-8", errors="replace")
+            + f"\n[... {dropped} bytes of output cut ...]\n"
+            + tail.decode("utf-8", errors="replace")
+        )
+
+
+class _ProcessTree:
+    """Everything one run started: found by session/group id and by the run's environment tag."""
+
+    def __init__(self, leader: int, tag: str) -> None:
+        self.leader = leader  # pid of the shell = its process group id = its session id
+        self._needle = f"{TAG_VARIABLE}={tag}".encode()
+        self._has_proc = os.path.isdir("/proc")
+
+    def members(self) -> set[int]:
+        """Live (non-zombie) processes of this run; without /proc, {-leader} while the group lives."""
+        if not self._has_proc:
+            try:
+                os.killpg(self.leader, 0)
+            except (ProcessLookupError, PermissionError):
+                return set()
+            return {-self.leader}
+        own = os.getpid()
+        found: set[int] = set()
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == own:
+                continue
+            pid = int(name)
+            fields = _stat_fields(pid)
+            if fields is None or fields[0] == "Z":
+                continue
+            pgrp, session = fields[2], fields[3]
+            if self.leader in (pgrp, session) or self._tagged(pid):
+                found.add(pid)
+        return found
+
+    def _tagged(self, pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            return False  # gone, or not ours to read
+        return self._needle in environ.split(b"\0")
+
+    @staticmethod
+    def signal(pids: set[int], sig: signal.Signals) -> None:
+        # Member by member: a group id can be reused once its group is empty, a live pid cannot.
+        # Without /proc the set holds -leader, and a negative pid signals the whole group.
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    async def stop(self, grace: float = TERM_GRACE_S) -> None:
+        """SIGTERM, wait up to `grace` for them to go, then SIGKILL until none is left."""
+        pids = self.members()
+        if not pids:
+            return
+        self.signal(pids, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while pids and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            pids = self.members()
+        # A few rounds: a process may fork between the scan and the signal.
+        for _ in range(20):
+            if not pids:
+                return
+            self.signal(pids, signal.SIGKILL)
+            await asyncio.sleep(0.01)
+            pids = self.members()
+
+    def kill_now(self) -> None:
+        """SIGKILL without waiting: the last resort when a cleanup is itself interrupted."""
+        self.signal(self.members(), signal.SIGKILL)
+
+
+def _stat_fields(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, ppid, pgrp, session) from /proc/<pid>/stat, or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: split after its last ')'.
+    rest = raw[raw.rfind(")") + 2 :].split()
+    try:
+        return rest[0], int(rest[1]), int(rest[2]), int(rest[3])
+    except (IndexError, ValueError):
+        return None
+
+
+class _Collector(asyncio.SubprocessProtocol):
+    """Feeds both pipes into capped buffers and reports the shell's exit on its own: asyncio's
+    `Process.wait()` also waits for the pipes, which a background child may hold open for ever."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_output: int) -> None:
+        self.buffers = {1: _CappedBuffer(max_output), 2: _CappedBuffer(max_output)}
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.pipes_closed: asyncio.Future[None] = loop.create_future()
+        self._open = {1, 2}
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        self.buffers[fd].add(data if isinstance(data, bytes) else data.encode())
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open.discard(fd)
+        if not self._open and not self.pipes_closed.done():
+            self.pipes_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+async def _settle(future: asyncio.Future[None], timeout: float) -> bool:
+    """Wait up to `timeout` for `future` without cancelling it; True if it completed."""
+    try:
+        await asyncio.wait_for(asyncio.shield(future), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _exit_code(returncode: int | None) -> int | None:
+    if returncode is None:
+        return None
+    # asyncio reports death by signal N as -N; shells report 128 + N, which is what users know.
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def run_command(
+    command: str,
+    cwd: Path,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+) -> RunResult:
+    """Run `command` with `/bin/sh -c` in `cwd`. `env` is the whole environment (default: ours).
+
+    Returns the exit code (None when the timeout killed it), both streams decoded as UTF-8 with
+    replacement, each capped to `max_output` bytes (head and tail kept). Processes left running
+    in the background are stopped when the shell exits; cancellation stops them all, then
+    re-raises.
+    """
+    tag = uuid.uuid4().hex
+    child_env = dict(os.environ if env is None else env)
+    child_env[TAG_VARIABLE] = tag
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    transport, collector = await loop.subprocess_exec(
+        lambda: _Collector(loop, max_output),
+        "/bin/sh",
+        "-c",
+        command,
+        cwd=cwd,
+        env=child_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    tree = _ProcessTree(transport.get_pid(), tag)
+    try:
+        timed_out = not await _settle(collector.exited, timeout)
+        await tree.stop()  # after a normal exit this stops only what was left in the background
+        await _settle(collector.exited, _DRAIN_S)
+        # The pipes close once the last holder is gone; one that escaped every net is cut off below.
+        await _settle(collector.pipes_closed, _DRAIN_S)
+    except asyncio.CancelledError:
+        try:
+            await tree.stop()
+        finally:
+            tree.kill_now()
+            transport.close()
+        raise
+    returncode = transport.get_returncode()
+    transport.close()
+    return RunResult(
+        exit_code=None if timed_out else _exit_code(returncode),
+        stdout=collector.buffers[1].text(),
+        stderr=collector.buffers[2].text(),
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+    )

@@ -1,0 +1,102 @@
+"""The system prompt and the per-call guidance, laid out so the prompt prefix stays byte-stable.
+
+Local servers (llama.cpp, Ollama) reuse their KV cache only for the unchanged prefix of a request.
+The original rebuilt its system prompt with the selected cards inside, so a changed card invalidated
+the whole cached history (SCAFFOLD §11.2). Here the system prompt depends only on the tool set, the
+history only grows, and the guidance that changes per call travels in one small message at the tail:
+
+    stable:  [system, *history, guidance]      the prefix of call n+1 extends the prefix of call n
+    rewrite: [system + guidance, *history]     the original's layout, kept for the cache benchmark
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from agent.guidance import Selection
+from agent.messages import Message, SystemMessage, UserMessage
+from agent.providers.base import ToolSpec
+from agent.settings import PromptLayout
+
+IDENTITY = (
+    "You are little-coder, a coding agent working inside the user's project. You change the project "
+    "only through the tools listed below, one step at a time, and you look at each result before "
+    "deciding the next step."
+)
+
+# One line per invariant; a rule about a tool is included only when that tool is offered.
+_RULES: tuple[tuple[str | None, str], ...] = (
+    (None, "Before changing code, read the files involved and any instructions the project provides."),
+    ("Write", "Write only creates new files. It refuses any path that already exists; change existing "
+              "files with Edit."),
+    ("Edit", "Edit needs old_string copied exactly from the file and found there once: Read the file "
+             "first and copy the lines without their line-number prefixes."),
+    (None, "Make one change at a time and check the tool result before the next step."),
+    ("Bash", "After changing code, run the tests or the build with Bash and fix what fails. Never change "
+             "the tests to make them pass."),
+    (None, "Stay inside the project: use paths relative to its root."),
+    (None, "A user message headed \"Harness notes\" is reference material for your next step, not a new "
+           "request; keep working on the task."),
+    (None, "When the task is done, reply with a short summary of what you changed and make no tool call. "
+           "If you cannot finish, say what is missing."),
+)
+
+GUIDANCE_HEADER = "# Harness notes for your next step (reference only; continue the task)"
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def system_prompt(specs: Sequence[ToolSpec], *, text_tools_block: str | None = None) -> str:
+    """The same bytes for every call of a session: it depends on the tools and nothing else (no
+    dates, no turn numbers, no selected cards)."""
+    names = {spec.name for spec in specs}
+    rules = [f"- {text}" for tool, text in _RULES if tool is None or tool in names]
+    tools = [f"- {spec.name}: {_first_sentence(spec.description)}" for spec in specs]
+    parts = [IDENTITY, "Rules:\n" + "\n".join(rules)]
+    if tools:
+        parts.append("Tools:\n" + "\n".join(tools))
+    if text_tools_block:
+        parts.append(text_tools_block.strip())
+    return "\n\n".join(parts)
+
+
+def _first_sentence(description: str) -> str:
+    line = " ".join(description.split())
+    return _SENTENCE_END.split(line, maxsplit=1)[0]
+
+
+def guidance_block(selection: Selection, discovered: Sequence[str], *, first_turn: bool) -> str | None:
+    """The small per-call block: a hint to read the project's instruction files, then the selected
+    cards and knowledge. `discovered` holds the instruction files not Read yet (the session filters
+    out those it has seen), so the hint disappears once they are read. None when there is nothing."""
+    parts: list[str] = []
+    if discovered:
+        files = ", ".join(discovered)
+        them = "it" if len(discovered) == 1 else "them"
+        if first_turn:
+            parts.append(f"This project's own instructions are in {files}: read {them} before editing anything.")
+        else:
+            parts.append(f"Not read yet: {files}. Read {them} before editing.")
+    if selection.text:
+        parts.append(selection.text)
+    if not parts:
+        return None
+    return "\n\n".join([GUIDANCE_HEADER, *parts])
+
+
+def build_messages(
+    system: str,
+    history: Sequence[Message],
+    guidance: str | None,
+    layout: PromptLayout = "stable",
+) -> list[Message]:
+    """The request's message list. The guidance message is built per call and never stored in the
+    history, so the next call's prefix is exactly this call's list minus its last message."""
+    if layout == "rewrite":
+        content = system if guidance is None else f"{system}\n\n{guidance}"
+        return [SystemMessage(content=content), *history]
+    messages: list[Message] = [SystemMessage(content=system), *history]
+    if guidance is not None:
+        messages.append(UserMessage(content=guidance, origin="guidance"))
+    return messages

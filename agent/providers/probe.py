@@ -1,0 +1,164 @@
+"""What the model behind a server can do, asked rather than guessed.
+
+Ollama answers `POST /api/show` with a `capabilities` list ("tools", "thinking", ...), the model's
+trained context length under `model_info["<arch>.context_length"]` and its Modelfile `parameters`.
+llama.cpp answers `GET /props`: `default_generation_settings.n_ctx` is the context per slot (the real
+limit), `chat_template_caps` (newer builds) says whether the template takes tools, and the template
+text shows whether the model thinks. A server-side reasoning budget (`--reasoning-budget N`) shows
+in /props on builds that report it, under `reasoning_budget`, `reasoning_budget_tokens` or
+`thinking_budget_tokens` (top level, in `default_generation_settings` or in its `params`); -1 means
+unlimited. Upstream builds at the time of writing do not report it, so None is common.
+
+Anything a server does not say stays None; an unreachable or missing endpoint never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from agent.providers.http import HTTPX_ERRORS, server_root
+
+_BUDGET_KEYS = ("reasoning_budget", "reasoning_budget_tokens", "thinking_budget_tokens")
+_THINKING_MARKERS = ("<think>", "enable_thinking", "reasoning_content")
+
+
+class Capabilities(BaseModel):
+    native_tools: bool | None = None
+    thinking: bool | None = None
+    context_size: int | None = None  # the most the server will take for this model, in tokens
+    native_reasoning_budget: bool | None = None  # True: the server itself cuts reasoning off
+    server: str = ""  # "ollama 0.12.6", "llama.cpp b6500", "vllm", "openai-compatible"
+    reasoning_budget: int | None = None  # the server's budget as reported (-1 = unlimited)
+    default_context: int | None = None  # Ollama: num_ctx from the model's Modelfile parameters
+
+
+async def probe(
+    provider_name: str,
+    base_url: str,
+    model: str,
+    *,
+    timeout: float,
+    api_key: str | None = None,
+) -> Capabilities:
+    base_url = server_root(base_url)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), headers=headers) as client:
+        if provider_name == "ollama":
+            return await _probe_ollama(client, base_url, model)
+        return await _probe_openai(client, base_url, model)
+
+
+async def _probe_ollama(client: httpx.AsyncClient, base_url: str, model: str) -> Capabilities:
+    caps = Capabilities(server="ollama")
+    version = await _json(client, "GET", f"{base_url}/api/version")
+    if isinstance(version, dict) and version.get("version"):
+        caps.server = f"ollama {version['version']}"
+    show = await _json(client, "POST", f"{base_url}/api/show", {"model": model})
+    if not isinstance(show, dict):
+        return caps
+    listed = show.get("capabilities")
+    if isinstance(listed, list):  # older Ollama has no such list: leave both unknown
+        caps.native_tools = "tools" in listed
+        caps.thinking = "thinking" in listed
+    caps.context_size = _context_length(show.get("model_info"))
+    caps.default_context = _num_ctx(show.get("parameters"))
+    return caps
+
+
+def _context_length(model_info: Any) -> int | None:
+    if not isinstance(model_info, dict):
+        return None
+    arch = model_info.get("general.architecture")
+    value = model_info.get(f"{arch}.context_length") if arch else None
+    if value is None:
+        value = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)
+    return _int(value)
+
+
+def _num_ctx(parameters: Any) -> int | None:
+    if not isinstance(parameters, str):
+        return None
+    match = re.search(r"^\s*num_ctx\s+(\d+)\s*$", parameters, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+async def _probe_openai(client: httpx.AsyncClient, base_url: str, model: str) -> Capabilities:
+    caps = Capabilities(server="openai-compatible")
+    props = await _json(client, "GET", f"{base_url}/props")
+    if isinstance(props, dict):
+        _read_props(props, caps)
+    if caps.context_size is None or caps.server == "openai-compatible":
+        listing = await _json(client, "GET", f"{base_url}/v1/models")
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        entry = _entry(entries, model)
+        if entry is not None:
+            if caps.context_size is None:
+                caps.context_size = _int(entry.get("max_model_len"))  # vLLM
+            if caps.server == "openai-compatible" and entry.get("owned_by") == "vllm":
+                caps.server = "vllm"
+    return caps
+
+
+def _read_props(props: dict[str, Any], caps: Capabilities) -> None:
+    settings = _dict(props.get("default_generation_settings"))
+    params = _dict(settings.get("params"))
+    caps.context_size = _int(settings.get("n_ctx")) or _int(props.get("n_ctx"))
+    if "build_info" in props or "default_generation_settings" in props:
+        caps.server = f"llama.cpp {props['build_info']}" if props.get("build_info") else "llama.cpp"
+
+    template_caps = props.get("chat_template_caps")
+    if isinstance(template_caps, dict):
+        flag = template_caps.get("supports_tool_calls", template_caps.get("supports_tools"))
+        if isinstance(flag, bool):
+            caps.native_tools = flag
+    elif props.get("chat_template_tool_use"):
+        caps.native_tools = True
+    template = props.get("chat_template")
+    if isinstance(template, str) and any(marker in template for marker in _THINKING_MARKERS):
+        caps.thinking = True
+
+    for source in (props, settings, params):
+        budget = next((_int(source[k]) for k in _BUDGET_KEYS if k in source), None)
+        if budget is not None:
+            caps.reasoning_budget = budget
+            caps.native_reasoning_budget = budget >= 0
+            break
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _entry(entries: Any, model: str) -> dict[str, Any] | None:
+    if not isinstance(entries, list):
+        return None
+    dicts = [e for e in entries if isinstance(e, dict)]
+    return next((e for e in dicts if e.get("id") == model), dicts[0] if len(dicts) == 1 else None)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+async def _json(client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    """The JSON of a 2xx answer, else None: probing must not fail because an endpoint is absent."""
+    try:
+        response = await client.request(method, url, json=body)
+    except HTTPX_ERRORS:
+        return None
+    if response.status_code >= 300:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,397 @@
+"""Session: one agent run, as an async stream of events.
+
+    session = Session(task, workspace, settings)
+    async for event in session.run():
+        ...
+
+The loop, per turn: pick guidance for this call, fit the context, call the model (thinking budget
+inside), recover tool calls written as text, let the quality monitor judge the reply, then run the
+calls one after another and append each result. It stops when the model answers without a tool call,
+at the turn cap, on cancel, on error, or when the loop detector says it is stuck. Every observable goes
+into the final `SessionFinished` event.
+
+Cancellation: cancelling the task that iterates `run()` closes the HTTP stream and kills running
+commands at once (the final record is still available as `session.result`); `session.cancel()` does the
+same and lets `run()` yield the final event itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from pydantic import ValidationError
+
+from agent import repair, text_tools
+from agent.backend import Backend, ModelMemory, connect
+from agent.context import ContextAccountant
+from agent.discovery import discover
+from agent.events import (
+    CapWarning,
+    ContextCompacted,
+    Counters,
+    Event,
+    Notice,
+    QualityCorrection,
+    SessionFinished,
+    SessionStarted,
+    ToolCallFinished,
+    ToolCallRepaired,
+    ToolCallStarted,
+    TurnFinished,
+    TurnStarted,
+    Usage,
+    WriteGuardFired,
+)
+from agent.guidance import GuidanceLibrary, select
+from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
+from agent.model_call import CallResult, call_model
+from agent.monitor import QualityMonitor, Verdict
+from agent.prompt import build_messages, guidance_block, system_prompt
+from agent.providers.base import ChatRequest, ProviderError
+from agent.settings import Settings
+from agent.tools.base import Tool, ToolContext, ToolResult, validation_message
+from agent.tools.registry import default_tools
+from agent.workspace import Workspace, WorkspaceError
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS_SCORING_CHARS = 4000
+
+CAP_WARNING = (
+    "Only {left} turns remain before this session stops. Finish now: make the remaining edit, run the "
+    "tests once if you have not, and then reply with a short summary and no tool call."
+)
+
+
+class Session:
+    def __init__(
+        self,
+        task: str,
+        workspace: Workspace,
+        settings: Settings,
+        *,
+        memory: ModelMemory | None = None,
+        tools: Sequence[Tool] | None = None,
+        history: Sequence[Message] = (),
+        confirm: Callable[[str], Awaitable[bool]] | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self.id = session_id or uuid.uuid4().hex[:12]
+        self.task = task
+        self.workspace = workspace
+        self.settings = settings
+        self.memory = memory if memory is not None else ModelMemory()
+        self.tools = {t.name: t for t in (tools if tools is not None else default_tools())}
+        # Earlier conversation to continue (benchmark attempt 2, `revise`): kept verbatim as the prefix.
+        self.history: list[Message] = list(history)
+        self.ctx = ToolContext(workspace=workspace, settings=settings, confirm=confirm)
+        self.result: SessionFinished | None = None
+        self.backend: Backend | None = None
+        self._counters = Counters()
+        self._usage = Usage()
+        self._tool_counts: Counter[str] = Counter()
+        self._turn = 0
+        self._final_text = ""
+        self._started = 0.0
+        self._cancel_requested = False
+        self._runner: asyncio.Task[object] | None = None
+        self._call_ids: set[str] = {
+            c.id for m in self.history if isinstance(m, AssistantMessage) for c in m.tool_calls
+        }
+
+    # --- public ---------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the session from outside the iterating task; run() then yields the final event."""
+        self._cancel_requested = True
+        if self._runner is not None and not self._runner.done():
+            self._runner.cancel()
+
+    async def run(self) -> AsyncIterator[Event]:
+        self._started = time.monotonic()
+        self._runner = asyncio.current_task()
+        try:
+            async for event in self._run():
+                yield event
+        except asyncio.CancelledError:
+            final = self._finish("cancelled", "cancelled by the user")
+            if not self._cancel_requested:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            yield final
+        except ProviderError as exc:
+            yield self._finish("error", exc.user_message())
+        except Exception as exc:  # a bug of ours must still end the session cleanly
+            log.exception("session %s failed", self.id)
+            yield self._finish("error", f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            if self.backend is not None:
+                await self.backend.provider.aclose()
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> AsyncIterator[Event]:
+        settings = self.settings
+        self.backend = backend = await connect(settings, self.memory)
+        config = backend.config
+        text_mode = config.text_tools
+        self._counters.text_tool_mode = text_mode
+        yield SessionStarted(
+            session_id=self.id,
+            task=self.task,
+            workspace=str(self.workspace.root),
+            backend=backend.name,
+            base_url=backend.base_url,
+            model=backend.model,
+            max_turns=settings.max_turns,
+            text_tools=text_mode,
+        )
+        specs = [t.spec() for t in self.tools.values()]
+        system = system_prompt(specs, text_tools_block=text_tools.instructions(specs) if text_mode else None)
+        library = GuidanceLibrary.bundled()
+        discovered = await discover(self.workspace)
+        self._counters.discovery_hinted = bool(discovered)
+        guidance_topic = self.task + await self._instructions_excerpt(discovered)
+        accountant = ContextAccountant(config.context_size, reserve=config.max_output_tokens)
+        monitor = QualityMonitor(
+            {name: tool.Input for name, tool in self.tools.items()},
+            max_corrections=config.max_corrections,
+            loop_limit=settings.loop_limit,
+        )
+        self.history.append(UserMessage(content=self.task, origin="task"))
+        first_turn_index = len(self.history) - 1
+        cap = settings.max_turns
+        warn_at = cap - settings.finish_warning_turns if cap > settings.finish_warning_turns + 1 else None
+
+        while True:
+            if self._turn >= cap:
+                self._counters.cap_hits += 1
+                yield self._finish("turn_cap", f"stopped after {cap} turns (the turn cap)")
+                return
+            self._turn += 1
+            turn = self._turn
+            yield TurnStarted(session_id=self.id, turn=turn, cap=cap)
+            if warn_at is not None and turn == warn_at:
+                self._counters.cap_warnings += 1
+                self.history.append(UserMessage(content=CAP_WARNING.format(left=cap - turn + 1), origin="cap_warning"))
+                yield CapWarning(session_id=self.id, turn=turn, cap=cap)
+
+            selection = select(
+                library,
+                task=guidance_topic,
+                history=self.history[first_turn_index:],
+                tool_names=list(self.tools),
+                budget=config.guidance_budget,
+            )
+            guidance = guidance_block(selection, self._unread(discovered), first_turn=turn == 1)
+            fit = accountant.fit(self.history, system=system, specs=[] if text_mode else specs,
+                                 guidance=guidance, turn=turn)
+            if fit.overflow:
+                yield self._finish("error", f"the conversation no longer fits the {config.context_size}-token "
+                                   "context window, even compacted; raise context_size or split the task")
+                return
+            if fit.compacted:
+                self.history = list(fit.history)
+                self._counters.compactions += 1
+                yield ContextCompacted(
+                    session_id=self.id, turn=turn, tokens_before=fit.tokens_before, tokens_after=fit.tokens_after,
+                    snipped_results=fit.snipped_results, dropped_messages=fit.dropped_messages,
+                )
+            history = text_tools.to_text_mode(self.history) if text_mode else self.history
+            request = ChatRequest(
+                model=backend.model,
+                messages=build_messages(system, history, guidance, settings.prompt_layout),
+                tools=[] if text_mode else specs,
+                think=config.thinking_budget > 0,
+                temperature=config.temperature,
+                context_size=config.context_size,
+                max_output_tokens=config.max_output_tokens,
+                keep_alive=settings.keep_alive if backend.name == "ollama" else None,
+            )
+            budget = config.thinking_budget if config.thinking_budget > 0 and not backend.capabilities.native_reasoning_budget else None
+            results: list[CallResult] = []
+            try:
+                async for event in call_model(backend.provider, request, budget=budget, turn=turn,
+                                              session_id=self.id, result=results):
+                    yield event
+            except ProviderError as exc:
+                if exc.kind != "tools_unsupported" or text_mode:
+                    raise
+                # The server refused native tools: switch this session (and this host's memory of the
+                # model) to text-tool mode and redo the turn.
+                text_mode = True
+                self._counters.text_tool_mode = True
+                self.memory.no_native_tools.add(ModelMemory.key(backend.base_url, backend.model))
+                system = system_prompt(specs, text_tools_block=text_tools.instructions(specs))
+                self._turn -= 1
+                yield Notice(session_id=self.id, message=f"{backend.model} does not accept native tool calls: "
+                             "switched to text tool calls")
+                continue
+            call = results[0]
+            self._usage.add(call.usage)
+            if call.budget_hit is not None:
+                self._counters.thinking_budget_fires += 1
+            if call.usage.prompt_tokens and not call.usage.estimated:
+                accountant.calibrate(accountant.measure(request.messages, request.tools), call.usage.prompt_tokens)
+
+            reply, repaired = self._recover_calls(call.reply, turn)
+            for event in repaired:
+                yield event
+            verdict = monitor.check(reply)
+            if not verdict.ok:
+                self._counters.corrections += 1
+                self._bump_reason(verdict.reason or "other")
+                yield QualityCorrection(session_id=self.id, turn=turn, reason=verdict.reason or "other",
+                                        detail=verdict.detail)
+                self._append_correction(reply, verdict)
+                yield TurnFinished(session_id=self.id, turn=turn, usage=call.usage, tool_calls=0)
+                continue
+            if verdict.accepted:
+                yield QualityCorrection(session_id=self.id, turn=turn, reason=verdict.reason or "other",
+                                        detail=verdict.detail, accepted=True)
+            self.history.append(reply)
+            if not reply.tool_calls:
+                self._final_text = reply.content
+                yield TurnFinished(session_id=self.id, turn=turn, usage=call.usage, tool_calls=0)
+                yield self._finish("done", "")
+                return
+            stuck = False
+            for tool_call in reply.tool_calls:
+                self._tool_counts[tool_call.name] += 1
+                yield ToolCallStarted(session_id=self.id, call_id=tool_call.id, name=tool_call.name,
+                                      arguments=tool_call.arguments, turn=turn)
+                started = time.monotonic()
+                result = await self._run_tool(tool_call)
+                for event in self._account(tool_call, result, turn, monitor, time.monotonic() - started):
+                    yield event
+                stuck = monitor.record_result(tool_call, result.is_error, result.content) or stuck
+            yield TurnFinished(session_id=self.id, turn=turn, usage=call.usage, tool_calls=len(reply.tool_calls))
+            if stuck:
+                yield self._finish("stuck", monitor.stuck_detail or "the same failing call kept repeating")
+                return
+
+    # --- pieces of a turn -----------------------------------------------------------------------
+
+    def _recover_calls(self, reply: AssistantMessage, turn: int) -> tuple[AssistantMessage, list[Event]]:
+        """Tool calls written as text (or with broken native JSON) become real calls."""
+        events: list[Event] = []
+        calls = list(reply.tool_calls)
+        content = reply.content
+        if not calls and content:
+            found = repair.find_text_calls(content, list(self.tools))
+            if found:
+                content = repair.strip_calls(content, found)
+                for i, f in enumerate(found):
+                    calls.append(ToolCall(id=f"call_text_{turn}_{i}", name=f.name, arguments=f.arguments))
+                    events.append(ToolCallRepaired(session_id=self.id, turn=turn, name=f.name, source=f.source,
+                                                   fixes=list(f.fixes)))
+        fixed: list[ToolCall] = []
+        for call in calls:
+            if call.id in self._call_ids:  # servers reuse ids like call_0 every turn; pairing needs unique ones
+                call = call.model_copy(update={"id": f"{call.id}_t{turn}_{len(self._call_ids)}"})
+            self._call_ids.add(call.id)
+            tool = self.tools.get(call.name)
+            if tool is None:
+                fixed.append(call)
+                continue
+            raw = call.raw_arguments if call.raw_arguments is not None else call.arguments
+            arguments, fixes = repair.repair_arguments(raw, tool.spec().parameters)
+            if arguments is not None and fixes:
+                call = ToolCall(id=call.id, name=call.name, arguments=arguments)
+                events.append(ToolCallRepaired(session_id=self.id, turn=turn, name=call.name,
+                                               source="native_arguments", fixes=list(fixes)))
+            fixed.append(call)
+        self._counters.repairs += sum(isinstance(e, ToolCallRepaired) for e in events)
+        return reply.model_copy(update={"content": content, "tool_calls": tuple(fixed)}), events
+
+    def _append_correction(self, reply: AssistantMessage, verdict: Verdict) -> None:
+        """Tell the model what was wrong. A reply with calls keeps its calls, each answered by the
+        correction as an error result, so call/result pairs stay intact; an empty reply gets a user
+        message instead (empty assistant turns confuse some chat templates)."""
+        text = verdict.correction or verdict.detail
+        if reply.tool_calls:
+            self.history.append(reply)
+            for call in reply.tool_calls:
+                self.history.append(ToolMessage(tool_call_id=call.id, name=call.name, content=text, is_error=True))
+        else:
+            self.history.append(UserMessage(content=text, origin="correction"))
+
+    def _account(self, call: ToolCall, result: ToolResult, turn: int, monitor: QualityMonitor,
+                 elapsed: float) -> list[Event]:
+        """Record a tool result in history and counters; the events that report it."""
+        events: list[Event] = []
+        if result.is_error:
+            self._counters.tool_errors += 1
+        if result.guard == "write_guard":
+            self._counters.write_guard_fires += 1
+            path = result.path or str(call.arguments.get("file_path", ""))
+            events.append(WriteGuardFired(session_id=self.id, turn=turn, path=path))
+        elif result.guard == "path_refused":
+            self._counters.path_refusals += 1
+        elif result.guard == "bash_refused":
+            self._counters.bash_refusals += 1
+        if not result.is_error and call.name in ("Write", "Edit", "Bash"):
+            # A successful command may have changed files too (formatters, generators): re-running the
+            # tests afterwards is progress, not a loop.
+            monitor.note_workspace_change()
+        self.history.append(ToolMessage(tool_call_id=call.id, name=call.name, content=result.content,
+                                        is_error=result.is_error))
+        events.append(ToolCallFinished(session_id=self.id, call_id=call.id, name=call.name, ok=not result.is_error,
+                                       summary=result.summary or call.name, path=result.path,
+                                       duration_s=round(elapsed, 4)))
+        return events
+
+    async def _run_tool(self, call: ToolCall) -> ToolResult:
+        tool = self.tools.get(call.name)
+        if tool is None:  # only reached when the monitor's correction cap let an unknown name through
+            names = ", ".join(self.tools)
+            return ToolResult(f"Error: there is no tool named {call.name!r}. Available tools: {names}.",
+                              is_error=True, summary=f"unknown tool {call.name}")
+        try:
+            args = tool.parse(call.arguments)
+        except ValidationError as exc:
+            return ToolResult(validation_message(tool.name, exc), is_error=True, summary=f"{tool.name}: bad arguments")
+        return await tool.run(args, self.ctx)
+
+    async def _instructions_excerpt(self, discovered: list[str]) -> str:
+        """The start of the project's instruction files, used only to pick knowledge entries: a first
+        attempt's task line ("implement exercise leap") rarely names the algorithm, the spec does."""
+        parts: list[str] = []
+        for path in discovered[:2]:
+            try:
+                parts.append((await self.workspace.read_text(path))[:INSTRUCTIONS_SCORING_CHARS])
+            except WorkspaceError:
+                continue
+        return "\n" + "\n".join(parts) if parts else ""
+
+    def _unread(self, discovered: list[str]) -> list[str]:
+        return [p for p in discovered if p not in self.ctx.read_paths]
+
+    def _bump_reason(self, reason: str) -> None:
+        by = self._counters.corrections_by_reason
+        by[reason] = by.get(reason, 0) + 1
+
+    def _finish(self, outcome: str, message: str) -> SessionFinished:
+        if self.result is not None:
+            return self.result
+        self.result = SessionFinished(
+            session_id=self.id,
+            outcome=outcome,  # type: ignore[arg-type]
+            message=message,
+            turns=self._turn,
+            usage=self._usage,
+            tool_counts=dict(self._tool_counts),
+            counters=self._counters,
+            changed_files=self.workspace.changes.paths(),
+            duration_s=round(time.monotonic() - self._started, 3),
+            model=self.backend.model if self.backend else (self.settings.model or ""),
+            final_text=self._final_text,
+        )
+        return self.result

@@ -1,0 +1,109 @@
+"""Read: a file's lines, numbered like `cat -n`, a window at a time.
+
+The window ends at `limit` lines or when the text would overflow the tool-output cap, whichever
+comes first, and then says exactly which offset continues, so the model never sees a file cut in
+the middle without knowing how to get the rest.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from agent.tools.base import MAX_OUTPUT_CHARS, Tool, ToolContext, ToolResult, cap_output
+from agent.tools.failures import failure, missing_file
+from agent.workspace import FileMissing, WorkspaceError
+
+DEFAULT_LIMIT = 2000
+MAX_LINE_CHARS = 2000
+# Room left under the output cap for the closing note.
+_WINDOW_CHARS = MAX_OUTPUT_CHARS - 400
+
+
+class ReadInput(BaseModel):
+    file_path: str = Field(description="Path of the file to read, relative to the workspace root")
+    offset: int | None = Field(None, ge=0, description="Line number to start at, counting from 1 (default 1)")
+    limit: int | None = Field(None, ge=1, description=f"Most lines to return (default {DEFAULT_LIMIT})")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors count them: split on '\\n' only, a final newline ends the last line, and a
+    CRLF's '\\r' is not part of the line."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+class Read(Tool):
+    name = "Read"
+    description = (
+        "Read a text file. Lines come numbered from 1. Long files come in windows: "
+        "use offset and limit to read a given range."
+    )
+    Input: ClassVar[type[BaseModel]] = ReadInput
+
+    async def run(self, args: ReadInput, ctx: ToolContext) -> ToolResult:
+        workspace = ctx.workspace
+        try:
+            path = workspace.relative(args.file_path)
+        except WorkspaceError as exc:
+            return failure(exc, args.file_path)
+        try:
+            if await workspace.is_dir(path):
+                return ToolResult(
+                    content=(
+                        f"Error: {path} is a folder, not a file. To see what is in it, call Glob "
+                        f'with pattern "*" and path "{path}".'
+                    ),
+                    is_error=True,
+                    summary=f"Read {path}: a folder",
+                    path=path,
+                )
+            text = await workspace.read_text(path)
+        except FileMissing:
+            return await missing_file(workspace, path, "Read")
+        except WorkspaceError as exc:
+            return failure(exc, path)
+        ctx.read_paths.add(path)
+
+        lines = split_lines(text)
+        total = len(lines)
+        if total == 0:
+            return ToolResult(content=f"({path} is empty)", summary=f"Read {path} (empty)", path=path)
+        start = max(args.offset or 1, 1)
+        if start > total:
+            return ToolResult(
+                content=f"Error: offset {start} is past the end of {path}, which has {total} lines.",
+                is_error=True,
+                summary=f"Read {path}: offset past end",
+                path=path,
+            )
+        limit = args.limit or DEFAULT_LIMIT
+        shown: list[str] = []
+        used = 0
+        for number in range(start, min(total, start + limit - 1) + 1):
+            line = lines[number - 1]
+            if len(line) > MAX_LINE_CHARS:
+                line = (
+                    f"{line[:MAX_LINE_CHARS]} [... {len(line) - MAX_LINE_CHARS} more characters on this line]"
+                )
+            entry = f"{number:>6}\t{line}"
+            if shown and used + len(entry) + 1 > _WINDOW_CHARS:
+                break
+            shown.append(entry)
+            used += len(entry) + 1
+        last = start + len(shown) - 1
+        if last < total:
+            shown.append(
+                f"[... showing lines {start}-{last} of {total}. "
+                f"To continue, call Read with offset={last + 1}.]"
+            )
+        return ToolResult(
+            content=cap_output("\n".join(shown)),
+            summary=f"Read {path} (lines {start}-{last} of {total})",
+            path=path,
+        )

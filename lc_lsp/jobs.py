@@ -1,0 +1,537 @@
+"""Running sessions: one `Job` per agent session, in the background, and what happens to its changes.
+
+A job runs `agent.session.Session` on an `EditorWorkspace` (open buffers first; changes recorded,
+the user's files untouched), reports it through a `SessionReporter`, and then hands the changes to
+the user according to the `review` setting:
+
+- `session` (default): one `workspace/applyEdit` at the end, one change annotation per hunk with
+  `needsConfirmation`, rebased on whatever the user typed meanwhile. Clients without documentChanges
+  and annotations get `window/showMessageRequest` Apply / Show diff / Discard instead.
+- `each`: every Write/Edit is proposed the moment it is made; a rejection goes back to the model as
+  the tool's result.
+- `direct`: every change is applied as it is made, still undoable.
+
+What the user accepted is read back from the documents after the client applied the edit, so any
+client works, including one that applied only some hunks. The job keeps its proposals, the accepted
+and rejected hunks, the conversation (for `revise`) and the before/after text of every file it
+changed (for `undo`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from lsprotocol import types
+
+from agent.events import SessionFinished
+from agent.messages import Message
+from agent.session import Session
+from agent.settings import Settings
+from agent.workspace import ChangeSet, FileChange
+from lc_lsp import tasks
+from lc_lsp.editor_workspace import EditorWorkspace
+from lc_lsp.progress import SessionReporter, change_summary
+from lc_lsp.review import (
+    ClientEditCaps,
+    Proposal,
+    accepted_hunks,
+    build_edit,
+    propose,
+    rejected_feedback,
+    uncreatable,
+    unified_diff,
+)
+
+if TYPE_CHECKING:
+    from lc_lsp.server import LcServer
+
+log = logging.getLogger(__name__)
+
+JobState = Literal[
+    "running",  # the agent works
+    "reviewing",  # the edit (or the question about it) is with the user
+    "applied",  # every hunk was accepted
+    "partial",  # some hunks were accepted
+    "rejected",  # the user turned every hunk down
+    "discarded",  # the user chose Discard without looking at hunks
+    "refused",  # the client did not apply the edit (e.g. stale version); the proposal is kept
+    "conflicted",  # every change collided with the user's own edits
+    "no_changes",
+    "cancelled",
+    "error",
+    "undone",
+]
+FINISHED: frozenset[str] = frozenset(
+    {"applied", "partial", "rejected", "discarded", "refused", "conflicted", "no_changes", "cancelled", "error", "undone"}
+)
+# How long to wait, after the client said it applied an edit, for the documents to show it (the
+# didChange/didOpen that follows), and how long they must then stay quiet.
+SETTLE_TIMEOUT_S = 1.0
+QUIET_S = 0.05
+DIFF_FOLDER = ".little-coder"
+APPLY, SHOW_DIFF, DISCARD = "Apply", "Show diff", "Discard"
+ALLOW, DENY = "Allow", "Deny"
+
+
+@dataclass
+class AppliedFile:
+    """One file as the job left it: enough to put it back."""
+
+    path: str
+    uri: str
+    before: str | None  # None: the job created it
+    after: str
+
+
+@dataclass
+class Job:
+    id: str
+    title: str
+    task: str
+    root: Path
+    settings: Settings
+    history: list[Message]
+    reporter: SessionReporter
+    done: asyncio.Future[None]
+    parent: str | None = None
+    state: JobState = "running"
+    session: Session | None = None
+    runner: asyncio.Task[None] | None = None
+    result: SessionFinished | None = None
+    proposals: list[Proposal] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)
+    rejected: set[str] = field(default_factory=set)
+    applied: list[AppliedFile] = field(default_factory=list)
+    message: str = ""
+    started: float = field(default_factory=time.monotonic)
+    _in_session: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def cancel(self) -> bool:
+        """Stop the job wherever it is: the model stream, a tool, or the review. False if it had ended."""
+        if self.finished or self.runner is None or self.runner.done():
+            return False
+        if self._in_session and self.session is not None:
+            self.session.cancel()  # run() then reports the cancelled session itself
+        else:
+            self.runner.cancel()
+        return True
+
+    def status(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "sessionId": self.id,
+            "title": self.title,
+            "state": self.state,
+            "turn": self.reporter.turn,
+            "cap": self.reporter.cap or self.settings.max_turns,
+            "outcome": result.outcome if result else None,
+            "message": self.message or (result.message if result else ""),
+            "changedFiles": sorted({p.path for p in self.proposals} | {f.path for f in self.applied}),
+            "accepted": sorted(self.accepted),
+            "rejected": sorted(self.rejected),
+            "parent": self.parent,
+            "elapsed": round(time.monotonic() - self.started, 3),
+        }
+
+
+class Jobs:
+    """Every job of this server, in start order. State lives here, never in module globals."""
+
+    def __init__(self, ls: LcServer) -> None:
+        self._ls = ls
+        self._jobs: dict[str, Job] = {}
+
+    # --- registry -------------------------------------------------------------------------------
+
+    def all(self) -> list[Job]:
+        return list(self._jobs.values())
+
+    def get(self, session_id: str) -> Job | None:
+        return self._jobs.get(session_id)
+
+    def start(self, *, title: str, task: str, root: Path, settings: Settings,
+              history: Sequence[Message] = (), parent: str | None = None) -> Job:
+        session_id = uuid.uuid4().hex[:12]
+        loop = asyncio.get_running_loop()
+        job = Job(
+            id=session_id, title=title, task=task, root=root, settings=settings, history=list(history),
+            reporter=SessionReporter(self._ls, session_id, title), done=loop.create_future(), parent=parent,
+        )
+        self._jobs[session_id] = job
+        job.runner = asyncio.create_task(self._run(job), name=f"little-coder {session_id}")
+        return job
+
+    def cancel(self, session_id: str) -> list[str]:
+        job = self._jobs.get(session_id)
+        return [session_id] if job is not None and job.cancel() else []
+
+    def cancel_all(self) -> list[str]:
+        return [job.id for job in self.all() if job.cancel()]
+
+    async def aclose(self) -> None:
+        """Cancel everything still running and wait for it to wind down (server shutdown)."""
+        self.cancel_all()
+        pending = [job.done for job in self.all() if not job.done.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+    # --- revise and undo ------------------------------------------------------------------------
+
+    def revise_problem(self, previous: Job, comment: str | None) -> str | None:
+        """Why `previous` cannot be revised now, or None."""
+        if not previous.finished:
+            return "it is still running; wait for it or cancel it first"
+        if previous.session is None or not previous.session.history:
+            return "it never reached the model"
+        turned_down = set(previous.rejected)
+        conflicts = any(p.conflicts for p in previous.proposals)
+        if not turned_down and not conflicts and not (comment and comment.strip()):
+            return "no hunk was rejected; add a comment saying what to change"
+        return None
+
+    def revise(self, previous: Job, comment: str | None, settings: Settings) -> Job:
+        """Continue `previous`'s conversation with the user's verdict on its changes."""
+        assert previous.session is not None
+        feedback = rejected_feedback(previous.proposals, set(previous.rejected), comment)
+        return self.start(
+            title=tasks.revise_title(previous.title), task=feedback, root=previous.root, settings=settings,
+            history=previous.session.history, parent=previous.id,
+        )
+
+    def undoable(self, session_id: str | None) -> Job | None:
+        if session_id is not None:
+            job = self._jobs.get(session_id)
+            return job if job is not None and job.applied and job.state != "undone" else None
+        for job in reversed(self.all()):
+            if job.applied and job.state != "undone":
+                return job
+        return None
+
+    async def undo(self, job: Job) -> dict[str, Any]:
+        """Put back every file `job` changed, as one edit, keeping what the user typed since."""
+        caps = self._ls.edit_caps()
+        plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
+        proposals: list[Proposal] = []
+        created: list[AppliedFile] = []
+        for applied in job.applied:
+            if applied.before is None:
+                created.append(applied)
+                continue
+            current, version = self._ls.current_text(applied.uri)
+            proposals.append(propose(FileChange(applied.path, applied.after, applied.before), current,
+                                     applied.uri, version))
+        edit, _ = build_edit(proposals, plain, session_label=f"undo little-coder: {job.title}")
+        delete_in_edit = caps.document_changes and self._ls.can_delete_files()
+        if delete_in_edit:
+            deletions = [types.DeleteFile(uri=f.uri, options=types.DeleteFileOptions(ignore_if_not_exists=True))
+                         for f in created]
+            edit.document_changes = [*(edit.document_changes or []), *deletions]
+        if edit.document_changes or edit.changes:
+            result = await self._ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=edit, label=f"Undo little-coder: {job.title}")
+            )
+            if not result.applied:
+                reason = f" ({result.failure_reason})" if result.failure_reason else ""
+                message = f"little-coder: the editor did not apply the undo{reason}"
+                self._show(message, types.MessageType.Warning)
+                return {"sessionId": job.id, "state": job.state, "undone": False, "message": message}
+        if not delete_in_edit:
+            self._delete_created(created)
+        conflicts = [c for p in proposals for c in p.conflicts]
+        if conflicts:
+            self._show(
+                f"little-coder: undo left {len(conflicts)} change(s) in place because you edited those lines "
+                f"since: {', '.join(c.label for c in conflicts)}",
+                types.MessageType.Warning,
+            )
+        job.state = "undone"
+        return {"sessionId": job.id, "state": job.state, "undone": True,
+                "files": sorted(f.path for f in job.applied)}
+
+    # --- the job ----------------------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> None:
+        reporter = job.reporter
+        workspace: EditorWorkspace | None = None
+        try:
+            await reporter.start(on_cancel=job.cancel)
+            on_change = self._on_change(job) if job.settings.review in ("each", "direct") else None
+            workspace = EditorWorkspace(job.root, self._ls.buffers, on_change=on_change)
+            session = Session(job.task, workspace, job.settings, memory=self._ls.memory, history=job.history,
+                              confirm=self._confirm, session_id=job.id)
+            job.session = session
+            final: SessionFinished | None = None
+            job._in_session = True
+            try:
+                async for event in session.run():
+                    reporter.event(event)
+                    if isinstance(event, SessionFinished):
+                        final = event
+            finally:
+                job._in_session = False
+            job.result = final or session.result
+            await self._finish(job, workspace)
+        except asyncio.CancelledError:
+            job.state = "cancelled"
+            reporter.end("cancelled")
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+        except Exception as exc:  # a bug of ours must end the job visibly, not hang it
+            log.exception("session %s failed", job.id)
+            job.state = "error"
+            job.message = f"internal error: {type(exc).__name__}: {exc}"
+            reporter.end(f"failed: {job.message}")
+            self._show(f"little-coder: {job.message}", types.MessageType.Error)
+        finally:
+            if workspace is not None:
+                await workspace.aclose()
+            if not job.finished:
+                job.state = "error"
+            if not job.done.done():
+                job.done.set_result(None)
+            self._ls.protocol.notify("littleCoder/sessionFinished", job.status())
+
+    async def _finish(self, job: Job, workspace: EditorWorkspace) -> None:
+        final = job.result
+        reporter = job.reporter
+        if final is None or final.outcome == "cancelled":
+            job.state = "cancelled"
+            reporter.end("cancelled")
+            return
+        if final.outcome == "error":
+            self._show(f"little-coder: {final.message}", types.MessageType.Error)
+        if job.settings.review != "session":
+            self._end_applied_as_it_went(job)
+            return
+        changes = workspace.changes
+        if not changes:
+            job.state = "error" if final.outcome == "error" else "no_changes"
+            reporter.end(f"failed: {final.message}" if final.outcome == "error" else "finished, no changes")
+            return
+        added, removed = changes.line_stats()
+        reporter.end(f"{change_summary(len(changes.paths()), added, removed)} — review")
+        job.proposals = [self._propose(job.root, change) for change in changes.changes.values()]
+        self._report_conflicts(job.proposals)
+        reviewable = [p for p in job.proposals if p.hunks]
+        if not reviewable:
+            job.state = "conflicted"
+            return
+        job.state = "reviewing"
+        caps = self._ls.edit_caps()
+        if caps.document_changes and caps.change_annotations:
+            accepted = await self._apply(job, reviewable, caps)
+        elif await self._ask_to_apply(job, reviewable):
+            plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
+            accepted = await self._apply(job, reviewable, plain)
+        else:
+            job.rejected |= {h.id for p in reviewable for h in p.hunks}
+            job.state = "discarded"
+            return
+        if accepted is None:
+            job.state = "refused"
+        elif not job.rejected:
+            job.state = "applied"
+        else:
+            job.state = "partial" if job.accepted else "rejected"
+
+    def _end_applied_as_it_went(self, job: Job) -> None:
+        final = job.result
+        assert final is not None
+        if job.accepted:
+            job.state = "partial" if job.rejected else "applied"
+            files = {f.path for f in job.applied}
+            job.reporter.end(f"{change_summary(len(files), *_line_stats(job.applied))} — applied")
+        elif job.rejected:
+            job.state = "rejected"
+            job.reporter.end("every change was rejected")
+        else:
+            job.state = "error" if final.outcome == "error" else "no_changes"
+            job.reporter.end(f"failed: {final.message}" if final.outcome == "error" else "finished, no changes")
+
+    # --- applying edits -------------------------------------------------------------------------
+
+    def _propose(self, root: Path, change: FileChange) -> Proposal:
+        uri = self._ls.uri_for(root / change.path)
+        current, version = self._ls.current_text(uri)
+        return propose(change, current, uri, version)
+
+    async def _apply(self, job: Job, proposals: list[Proposal], caps: ClientEditCaps) -> set[str] | None:
+        """Send one edit for `proposals`; record what the user accepted. None when the client refused."""
+        edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title}")
+        missing = uncreatable(proposals, caps)
+        result = await self._ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=f"little-coder: {job.title}")
+        )
+        if not result.applied:
+            reason = f" ({result.failure_reason})" if result.failure_reason else ""
+            job.message = f"the editor did not apply the changes{reason}"
+            self._show(
+                f"little-coder: {job.message}. They are kept: run littleCoder.revise on session {job.id} to redo "
+                "them on the current files.",
+                types.MessageType.Warning,
+            )
+            job.rejected |= {h.id for p in proposals for h in p.hunks}
+            return None
+        # The client cannot create these files (no documentChanges): the user said Apply, so write them.
+        for proposal in missing:
+            self._write_new_file(job.root, proposal)
+        texts = await self._settled_texts(proposals)
+        accepted: set[str] = set()
+        for proposal in proposals:
+            after = texts[proposal.uri]
+            yes, no = accepted_hunks(proposal, after)
+            accepted |= yes
+            job.accepted |= yes
+            job.rejected |= no
+            if yes and after is not None:
+                self._record_applied(job, proposal, after)
+        return accepted
+
+    async def _settled_texts(self, proposals: Sequence[Proposal]) -> dict[str, str | None]:
+        """The documents' texts once the client's update has arrived: as soon as any of them differs
+        from before the edit (then after a short quiet spell), or after SETTLE_TIMEOUT_S when nothing
+        changed (every hunk declined)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_TIMEOUT_S
+        before = {p.uri: (None if p.created else p.current_text) for p in proposals}
+        while True:
+            texts = {uri: self._ls.current_text(uri)[0] for uri in before}
+            if any(texts[uri] != text for uri, text in before.items()):
+                while await self._ls.documents.wait(QUIET_S):
+                    pass
+                return {uri: self._ls.current_text(uri)[0] for uri in before}
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return texts
+            await self._ls.documents.wait(min(remaining, QUIET_S))
+
+    def _record_applied(self, job: Job, proposal: Proposal, after: str) -> None:
+        for applied in job.applied:
+            if applied.uri == proposal.uri:
+                applied.after = after
+                return
+        before = None if proposal.created else proposal.current_text
+        job.applied.append(AppliedFile(proposal.path, proposal.uri, before, after))
+
+    async def _ask_to_apply(self, job: Job, proposals: list[Proposal]) -> bool:
+        """Apply / Show diff / Discard, for clients that cannot review hunks in an edit preview."""
+        added = sum(len(h.new_lines) for p in proposals for h in p.hunks)
+        removed = sum(len(h.old_lines) for p in proposals for h in p.hunks)
+        summary = change_summary(len(proposals), added, removed)
+        question = f"little-coder: {job.title} — {summary}. Apply?"
+        choice = await self._ask(question, [APPLY, SHOW_DIFF, DISCARD])
+        if choice == SHOW_DIFF:
+            await self._show_diff(job, proposals)
+            choice = await self._ask(question, [APPLY, DISCARD])
+        return choice == APPLY
+
+    async def _show_diff(self, job: Job, proposals: list[Proposal]) -> None:
+        folder = job.root / DIFF_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{job.id}.diff"
+        path.write_text(unified_diff(proposals), encoding="utf-8")
+        await self._ls.window_show_document_async(
+            types.ShowDocumentParams(uri=self._ls.uri_for(path), take_focus=True)
+        )
+
+    def _on_change(self, job: Job) -> Callable[[str | Path, str | None, str], Awaitable[bool]]:
+        """The EditorWorkspace hook for review modes `each` and `direct`."""
+
+        async def on_change(path: str | Path, base: str | None, proposed: str) -> bool:
+            relative = Path(path).as_posix() if not Path(path).is_absolute() else _relative(Path(path), job.root)
+            proposal = self._propose(job.root, FileChange(relative, base, proposed))
+            job.proposals.append(proposal)
+            self._report_conflicts([proposal])
+            if not proposal.hunks:
+                return not proposal.conflicts
+            caps = self._ls.edit_caps()
+            plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
+            if job.settings.review == "direct":
+                accepted = await self._apply(job, [proposal], plain)
+            elif caps.document_changes and caps.change_annotations:
+                accepted = await self._apply(job, [proposal], caps)
+            elif await self._ask_to_apply(job, [proposal]):
+                accepted = await self._apply(job, [proposal], plain)
+            else:
+                job.rejected |= {h.id for h in proposal.hunks}
+                return False
+            return bool(accepted)
+
+        return on_change
+
+    # --- talking to the user --------------------------------------------------------------------
+
+    async def _confirm(self, command: str) -> bool:
+        """Bash outside the allow-list, with the `bash` setting at `ask`."""
+        choice = await self._ask(f"little-coder wants to run: {command}", [ALLOW, DENY], types.MessageType.Warning)
+        return choice == ALLOW
+
+    async def _ask(self, message: str, options: list[str],
+                   kind: types.MessageType = types.MessageType.Info) -> str | None:
+        try:
+            reply = await self._ls.window_show_message_request_async(
+                types.ShowMessageRequestParams(type=kind, message=message,
+                                               actions=[types.MessageActionItem(title=o) for o in options])
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a client without message requests counts as "no"
+            log.warning("window/showMessageRequest failed: %s", exc)
+            return None
+        return reply.title if reply is not None else None
+
+    def _show(self, message: str, kind: types.MessageType) -> None:
+        self._ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def _report_conflicts(self, proposals: Sequence[Proposal]) -> None:
+        conflicts = [c for p in proposals for c in p.conflicts]
+        if conflicts:
+            self._show(
+                f"little-coder: {len(conflicts)} change(s) left out because you edited the same lines while the "
+                f"agent worked: {', '.join(c.label for c in conflicts)}",
+                types.MessageType.Warning,
+            )
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def _write_new_file(self, root: Path, proposal: Proposal) -> None:
+        target = root / proposal.path
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(proposal.proposed_text, encoding="utf-8")
+
+    def _delete_created(self, created: Sequence[AppliedFile]) -> None:
+        """Undo of created files on clients that cannot delete through an edit: remove them from disk
+        when nobody changed them since."""
+        for applied in created:
+            current, version = self._ls.current_text(applied.uri)
+            path = self._ls.path_for(applied.uri)
+            if current == applied.after and version is None and path is not None and path.is_file():
+                path.unlink()
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:
+    changes = ChangeSet()
+    for f in applied:
+        changes.record(f.path, f.before, f.after)
+    return changes.line_stats()

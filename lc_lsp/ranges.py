@@ -1,0 +1,145 @@
+"""Positions and ranges: the one place that converts between Python string offsets and LSP positions.
+
+An LSP `Position` is (line, character) where `character` counts code units of the position encoding
+the client negotiated: UTF-16 (VS Code, and the default), UTF-8 (Neovim) or UTF-32 (Emacs). Python
+strings index by code point, so a column can never be computed with `len()` of a slice.
+
+Lines are separated by "\\r\\n", "\\n" or "\\r" exactly as the LSP specification says — not by
+`str.splitlines`, which also breaks at form feeds, U+2028 and friends that editors keep inside a line.
+Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.17/specification/#position
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lsprotocol import types
+
+Encoding = Literal["utf-8", "utf-16", "utf-32"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def normalize_encoding(encoding: str) -> Encoding:
+    """Accept "utf-8"/"utf-16"/"utf-32" in any case, or a `PositionEncodingKind`."""
+    value = str(getattr(encoding, "value", encoding)).lower()
+    if value == "utf-8":
+        return "utf-8"
+    if value == "utf-16":
+        return "utf-16"
+    if value == "utf-32":
+        return "utf-32"
+    raise ValueError(f"unknown position encoding: {encoding!r}")
+
+
+def code_units(text: str, encoding: Encoding) -> int:
+    """Length of `text` in the encoding's code units."""
+    if encoding == "utf-32":
+        return len(text)
+    # surrogatepass: a lone surrogate (possible in a Python str) still counts as one UTF-16 unit.
+    if encoding == "utf-16":
+        return len(text.encode("utf-16-le", "surrogatepass")) // 2
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _char_units(char: str, encoding: Encoding) -> int:
+    if encoding == "utf-32":
+        return 1
+    point = ord(char)
+    if encoding == "utf-16":
+        return 2 if point > 0xFFFF else 1
+    if point < 0x80:
+        return 1
+    if point < 0x800:
+        return 2
+    return 3 if point < 0x10000 else 4
+
+
+def split_lines(text: str) -> list[str]:
+    """Split into lines that keep their terminators, breaking only where LSP does.
+
+    `"".join(split_lines(t)) == t` always; only the last line may lack a terminator, and a text that
+    ends with a line break has no empty last entry (unlike the LSP line count, see `LineIndex`)."""
+    lines: list[str] = []
+    start = 0
+    for match in _LINE_BREAK.finditer(text):
+        lines.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
+@dataclass(frozen=True)
+class LineIndex:
+    """Where each line of one text starts and where its content ends (before the terminator).
+
+    Build it once per text; every conversion after that is a binary search plus work on one line."""
+
+    text: str
+    starts: tuple[int, ...] = field(init=False)
+    content_ends: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        starts = [0]
+        ends: list[int] = []
+        for match in _LINE_BREAK.finditer(self.text):
+            ends.append(match.start())
+            starts.append(match.end())
+        ends.append(len(self.text))
+        object.__setattr__(self, "starts", tuple(starts))
+        object.__setattr__(self, "content_ends", tuple(ends))
+
+    @property
+    def line_count(self) -> int:
+        """LSP line count: a text ending with a line break has one more, empty, line."""
+        return len(self.starts)
+
+    def line_of(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset) - 1
+
+    def line_start(self, line: int) -> int:
+        """Offset of a line's first character; lines past the end map to the end of the text."""
+        if line >= self.line_count:
+            return len(self.text)
+        return self.starts[line]
+
+    def position_at(self, offset: int, encoding: Encoding) -> types.Position:
+        """The position of a Python string offset (0 ≤ offset ≤ len(text)).
+
+        An offset between the "\\r" and "\\n" of one line break is not a position; it maps to the end
+        of that line's content."""
+        if not 0 <= offset <= len(self.text):
+            raise ValueError(f"offset {offset} outside 0..{len(self.text)}")
+        line = self.line_of(offset)
+        start = self.starts[line]
+        end = min(offset, self.content_ends[line])
+        return types.Position(line=line, character=code_units(self.text[start:end], encoding))
+
+    def offset_at(self, position: types.Position, encoding: Encoding) -> int:
+        """The Python string offset of a position, clamped as the specification asks.
+
+        A character past the line's end means the end of the line; a line past the last line means
+        the end of the text. A character that falls inside one code point (half a surrogate pair, the
+        middle of a UTF-8 sequence) rounds down to that code point's start."""
+        if position.line >= self.line_count:
+            return len(self.text)
+        start = self.starts[position.line]
+        end = self.content_ends[position.line]
+        if encoding == "utf-32":
+            return min(start + position.character, end)
+        units = 0
+        offset = start
+        while offset < end:
+            units += _char_units(self.text[offset], encoding)
+            if units > position.character:
+                break
+            offset += 1
+        return offset
+
+    def range_of(self, start: int, end: int, encoding: Encoding) -> types.Range:
+        """The range covering text[start:end]."""
+        return types.Range(start=self.position_at(start, encoding), end=self.position_at(end, encoding))

@@ -1,0 +1,420 @@
+"""Review: turn a session's ChangeSet into one `workspace/applyEdit` the user reviews hunk by hunk.
+
+The flow, per file:
+
+1. `propose` rebases the agent's change onto what the user holds now (they may have kept typing while
+   the agent worked) with a three-way merge; agent changes to lines the user also changed are left out
+   and reported as conflicts. What remains is split into hunks relative to the current text.
+2. `build_edit` makes one `WorkspaceEdit` for all files: `documentChanges` with the buffer version,
+   `CreateFile` for new files and one change annotation per hunk with `needsConfirmation`, so VS Code's
+   refactor preview offers a checkbox per hunk. Clients without `documentChanges` get the plain
+   `changes` map; new files cannot be created that way (`uncreatable` lists them for a fallback).
+3. After the client answered, `accepted_hunks` reads which hunks made it into the document from the
+   document's text alone, which works for every client and for partly applied edits.
+4. `unified_diff` and `rejected_feedback` render the proposal for a human and for the model.
+
+Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.17/specification/#workspace_applyEdit
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lsprotocol import types
+
+from agent.workspace import FileChange
+from lc_lsp.merge3 import merge3
+from lc_lsp.ranges import LineIndex, normalize_encoding, split_lines
+
+_CONTEXT = 3  # context lines around each hunk in unified diffs, as `diff -u` does
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One reviewable change: current lines [start_line, start_line + len(old_lines)) become new_lines.
+
+    Lines keep their terminators and are relative to the proposal's current text."""
+
+    id: str
+    path: str
+    label: str
+    start_line: int
+    old_lines: tuple[str, ...]
+    new_lines: tuple[str, ...]
+
+
+@dataclass
+class Proposal:
+    path: str
+    uri: str
+    current_text: str  # what the user's buffer or file holds now ("" when the file does not exist)
+    proposed_text: str  # the agent's change rebased onto current_text
+    hunks: list[Hunk]
+    conflicts: list[Hunk]  # agent changes left out because the user changed the same lines
+    created: bool  # the edit must create the file
+    version: int | None  # buffer version the edit is against; None when the file is not open
+
+
+@dataclass(frozen=True)
+class ClientEditCaps:
+    document_changes: bool
+    change_annotations: bool
+    create_files: bool
+    encoding: str
+
+    @classmethod
+    def from_client(cls, capabilities: types.ClientCapabilities, encoding: str) -> ClientEditCaps:
+        """Read what a client's `workspace/applyEdit` supports from its initialize capabilities."""
+        edit = capabilities.workspace.workspace_edit if capabilities.workspace else None
+        if edit is None:
+            return cls(False, False, False, encoding)
+        return cls(
+            document_changes=bool(edit.document_changes),
+            change_annotations=edit.change_annotation_support is not None,
+            create_files=types.ResourceOperationKind.Create in (edit.resource_operations or ()),
+            encoding=encoding,
+        )
+
+
+def _where(start_line: int, old_count: int) -> str:
+    if old_count == 0:
+        return f"after line {start_line}" if start_line else "at the top"
+    if old_count == 1:
+        return f"line {start_line + 1}"
+    return f"lines {start_line + 1}–{start_line + old_count}"
+
+
+def _hunk(path: str, number: int, start: int, old: Sequence[str], new: Sequence[str]) -> Hunk:
+    label = f"{path}: {_where(start, len(old))} (+{len(new)} −{len(old)})"
+    return Hunk(f"{path}#{number}", path, label, start, tuple(old), tuple(new))
+
+
+def _diff_hunks(path: str, current: list[str], proposed: list[str]) -> list[Hunk]:
+    matcher = difflib.SequenceMatcher(None, current, proposed, autojunk=False)
+    opcodes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    return [_hunk(path, n + 1, i1, current[i1:i2], proposed[j1:j2]) for n, (_, i1, i2, j1, j2) in enumerate(opcodes)]
+
+
+def propose(change: FileChange, current_text: str | None, uri: str, version: int | None) -> Proposal:
+    """Rebase one file's change onto the current text and split it into hunks.
+
+    `current_text` None means nothing is at the path now. For a file the agent created that is the
+    normal case; for a file the agent edited it means the user deleted it meanwhile, and the whole
+    change becomes one conflict."""
+    path = change.path
+    if current_text is None:
+        lines = tuple(split_lines(change.proposed))
+        if change.created:
+            hunk = Hunk(f"{path}#1", path, f"{path}: new file (+{len(lines)})", 0, (), lines)
+            return Proposal(path, uri, "", change.proposed, [hunk], [], True, version)
+        gone = Hunk(f"{path}#1", path, f"{path}: deleted since the agent read it (+{len(lines)})", 0, (), lines)
+        return Proposal(path, uri, "", "", [], [gone], False, version)
+
+    # A file the agent created that exists now is merged against an empty base: unless both texts
+    # are equal, the user's content wins and the agent's becomes a conflict.
+    merged = merge3(change.base or "", change.proposed, current_text)
+    current_lines = split_lines(current_text)
+    hunks = _diff_hunks(path, current_lines, split_lines(merged.text))
+    conflicts = [
+        _hunk(path, len(hunks) + 1 + n, c.theirs_start, c.theirs_lines, c.ours_lines)
+        for n, c in enumerate(merged.conflicts)
+    ]
+    return Proposal(path, uri, current_text, merged.text, hunks, conflicts, False, version)
+
+
+def _span(index: LineIndex, hunk: Hunk) -> tuple[int, int]:
+    """String offsets in the current text that a hunk replaces."""
+    start = index.line_start(hunk.start_line)
+    return start, start + sum(len(line) for line in hunk.old_lines)
+
+
+def uncreatable(proposals: Sequence[Proposal], caps: ClientEditCaps) -> list[Proposal]:
+    """New files the client's applyEdit cannot create; `build_edit` leaves them out."""
+    if caps.document_changes and caps.create_files:
+        return []
+    return [p for p in proposals if p.created]
+
+
+def build_edit(
+    proposals: Sequence[Proposal], caps: ClientEditCaps, *, session_label: str
+) -> tuple[types.WorkspaceEdit, dict[str, str]]:
+    """One WorkspaceEdit for every proposal, and the map annotation id → hunk id.
+
+    All ranges refer to the current text, in the client's position encoding; the edits of one document
+    never overlap. Files in `uncreatable(proposals, caps)` are not part of the edit."""
+    encoding = normalize_encoding(caps.encoding)
+    annotate = caps.document_changes and caps.change_annotations
+    skipped = {p.path for p in uncreatable(proposals, caps)}
+    annotations: dict[str, types.ChangeAnnotation] = {}
+    hunk_of: dict[str, str] = {}
+
+    def annotation_for(hunk: Hunk) -> str | None:
+        if not annotate:
+            return None
+        annotation_id = f"lc-hunk-{len(annotations) + 1}"
+        annotations[annotation_id] = types.ChangeAnnotation(
+            label=hunk.label, needs_confirmation=True, description=session_label
+        )
+        hunk_of[annotation_id] = hunk.id
+        return annotation_id
+
+    document_changes: list[types.TextDocumentEdit | types.CreateFile] = []
+    changes: dict[str, list[types.TextEdit]] = {}
+    for proposal in proposals:
+        if not proposal.hunks or proposal.path in skipped:
+            continue
+        index = LineIndex(proposal.current_text)
+        hunks = sorted(proposal.hunks, key=lambda h: h.start_line)
+        spans = [(index.range_of(*_span(index, h), encoding), "".join(h.new_lines)) for h in hunks]
+        if not caps.document_changes:
+            changes[proposal.uri] = [types.TextEdit(range=r, new_text=text) for r, text in spans]
+            continue
+        ids = [annotation_for(hunk) for hunk in hunks]
+        edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
+            types.TextEdit(range=r, new_text=text)
+            if annotation_id is None
+            else types.AnnotatedTextEdit(range=r, new_text=text, annotation_id=annotation_id)
+            for (r, text), annotation_id in zip(spans, ids, strict=True)
+        ]
+        if proposal.created:
+            document_changes.append(
+                types.CreateFile(
+                    uri=proposal.uri,
+                    options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False),
+                    annotation_id=ids[0],
+                )
+            )
+            if not proposal.proposed_text:
+                continue  # an empty new file needs no text edit
+        document_changes.append(
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                    uri=proposal.uri, version=None if proposal.created else proposal.version
+                ),
+                edits=edits,
+            )
+        )
+
+    if caps.document_changes:
+        edit = types.WorkspaceEdit(document_changes=document_changes, change_annotations=annotations or None)
+    else:
+        edit = types.WorkspaceEdit(changes=changes)
+    return edit, hunk_of
+
+
+def _eol_blind(line: str) -> str:
+    """A line with its terminator unified: clients may normalize line endings while applying."""
+    content = line.rstrip("\r\n")
+    return content + "\n" if len(content) < len(line) else content
+
+
+def _parse_subset(
+    gaps: list[list[str]], alternatives: list[tuple[list[str], list[str]]], result: list[str]
+) -> list[bool] | None:
+    """Read `result` as gap0 X1 gap1 … Xk gapk with each Xi either hunk i's old or new lines.
+
+    Returns which hunks took their new lines, or None when the result is not such a text. Every
+    reachable line offset is tracked at once, so the search is linear in hunks × result lines."""
+
+    def at(offset: int, lines: list[str]) -> bool:
+        return result[offset : offset + len(lines)] == lines
+
+    if not at(0, gaps[0]):
+        return None
+    frontier: dict[int, tuple[bool, ...]] = {len(gaps[0]): ()}
+    for (old, new), gap in zip(alternatives, gaps[1:], strict=True):
+        reached: dict[int, tuple[bool, ...]] = {}
+        for offset, chosen in frontier.items():
+            for accepted, lines in ((True, new), (False, old)):
+                end = offset + len(lines)
+                if at(offset, lines) and at(end, gap):
+                    reached.setdefault(end + len(gap), (*chosen, accepted))
+        frontier = reached
+    found = frontier.get(len(result))
+    return list(found) if found is not None else None
+
+
+def _contains(region: list[str], lines: list[str]) -> bool:
+    return any(region[i : i + len(lines)] == lines for i in range(len(region) - len(lines) + 1))
+
+
+def _judge_by_anchors(current: list[str], hunks: list[Hunk], result: list[str]) -> list[bool]:
+    """For a result the user edited further: find the result lines between the unchanged lines
+    around each hunk, and see whether they hold the hunk's new lines or its old ones."""
+    matcher = difflib.SequenceMatcher(None, current, result, autojunk=False)
+    mapped: dict[int, int] = {}
+    for a, b, size in matcher.get_matching_blocks():
+        for d in range(size):
+            mapped[a + d] = b + d
+    verdicts: list[bool] = []
+    for hunk in hunks:
+        end = hunk.start_line + len(hunk.old_lines)
+        before = next((mapped[i] for i in range(hunk.start_line - 1, -1, -1) if i in mapped), -1)
+        after = next((mapped[i] for i in range(end, len(current)) if i in mapped), len(result))
+        region = result[before + 1 : after]
+        old = [_eol_blind(line) for line in hunk.old_lines]
+        new = [_eol_blind(line) for line in hunk.new_lines]
+        # Non-empty lines found verbatim decide; an empty side says nothing by being "found".
+        has_old = bool(old) and _contains(region, old)
+        has_new = bool(new) and _contains(region, new)
+        if has_new != has_old:
+            verdicts.append(has_new)
+        elif has_new:
+            verdicts.append(len(new) > len(old))  # the longer one holds the shorter
+        else:
+            # Edited beyond both: clearly closer to the new lines than to the old ones?
+            text = "".join(region)
+            to_new = difflib.SequenceMatcher(None, text, "".join(new)).ratio()
+            to_old = difflib.SequenceMatcher(None, text, "".join(old)).ratio()
+            verdicts.append(to_new >= 0.5 and to_new > to_old)
+    return verdicts
+
+
+def accepted_hunks(proposal: Proposal, resulting_text: str | None) -> tuple[set[str], set[str]]:
+    """Which of the proposal's hunks are in the document after the client applied the edit.
+
+    Returns (accepted ids, rejected ids). `resulting_text` is the document's text now, or None when
+    the file does not exist. An exact reading of the text as "current text with some hunks applied"
+    is tried first, then the same ignoring line-ending differences, and last a per-hunk look at the
+    region between unchanged lines, for a document the user has edited since."""
+    hunks = sorted(proposal.hunks, key=lambda h: h.start_line)
+    ids = [h.id for h in hunks]
+    if resulting_text is None:
+        return set(), set(ids)
+    if proposal.created and resulting_text == proposal.proposed_text:
+        return set(ids), set()  # also covers an empty new file, where text alone tells nothing
+
+    current = split_lines(proposal.current_text)
+    result = split_lines(resulting_text)
+    gaps: list[list[str]] = []
+    at = 0
+    for hunk in hunks:
+        gaps.append(current[at : hunk.start_line])
+        at = hunk.start_line + len(hunk.old_lines)
+    gaps.append(current[at:])
+    alternatives = [(list(h.old_lines), list(h.new_lines)) for h in hunks]
+
+    verdicts = _parse_subset(gaps, alternatives, result)
+    if verdicts is None:
+        blind = [[_eol_blind(line) for line in lines] for lines in gaps]
+        blind_alternatives = [([_eol_blind(x) for x in old], [_eol_blind(x) for x in new]) for old, new in alternatives]
+        verdicts = _parse_subset(blind, blind_alternatives, [_eol_blind(line) for line in result])
+    if verdicts is None:
+        verdicts = _judge_by_anchors(
+            [_eol_blind(line) for line in current], hunks, [_eol_blind(line) for line in result]
+        )
+    accepted = {hunk_id for hunk_id, ok in zip(ids, verdicts, strict=True) if ok}
+    return accepted, set(ids) - accepted
+
+
+def _range_text(start: int, length: int) -> str:
+    """A unified-diff range: 1-based start, with the line before it when the range is empty."""
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def _diff_lines(prefix: str, lines: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if line.endswith(("\n", "\r")):
+            out.append(prefix + line)
+        else:
+            out.append(prefix + line + "\n")
+            out.append("\\ No newline at end of file\n")
+    return out
+
+
+def _file_diff(proposal: Proposal) -> list[str]:
+    current = split_lines(proposal.current_text)
+    old_name = "/dev/null" if proposal.created else f"a/{proposal.path}"
+    out = [f"--- {old_name}\n", f"+++ b/{proposal.path}\n"]
+    hunks = sorted(proposal.hunks, key=lambda h: h.start_line)
+    # Hunks whose context would touch are shown in one block, so the patch still applies.
+    groups: list[list[Hunk]] = []
+    for hunk in hunks:
+        if groups:
+            last = groups[-1][-1]
+            if hunk.start_line - (last.start_line + len(last.old_lines)) <= 2 * _CONTEXT:
+                groups[-1].append(hunk)
+                continue
+        groups.append([hunk])
+    shift = 0  # new-side line number minus old-side line number before the current group
+    for group in groups:
+        first, last = group[0], group[-1]
+        start = max(0, first.start_line - _CONTEXT)
+        stop = min(len(current), last.start_line + len(last.old_lines) + _CONTEXT)
+        body: list[str] = []
+        at = start
+        old_count = new_count = 0
+        for hunk in group:
+            body += _diff_lines(" ", current[at : hunk.start_line])
+            body += _diff_lines("-", hunk.old_lines)
+            body += _diff_lines("+", hunk.new_lines)
+            old_count += hunk.start_line - at + len(hunk.old_lines)
+            new_count += hunk.start_line - at + len(hunk.new_lines)
+            at = hunk.start_line + len(hunk.old_lines)
+        body += _diff_lines(" ", current[at:stop])
+        old_count += stop - at
+        new_count += stop - at
+        names = " ".join(h.id for h in group)
+        out.append(f"@@ -{_range_text(start, old_count)} +{_range_text(start + shift, new_count)} @@ {names}\n")
+        out += body
+        shift += new_count - old_count
+    return out
+
+
+def unified_diff(proposals: Sequence[Proposal]) -> str:
+    """A readable, applicable patch of every hunk, for clients that review through a diff document.
+
+    Changes left out as conflicts are listed in a preamble, which patch tools skip."""
+    out: list[str] = []
+    conflicts = [c for p in proposals for c in p.conflicts]
+    if conflicts:
+        out.append("Left out because these lines were edited while the agent worked:\n")
+        out += [f"  {c.id}  {c.label}\n" for c in conflicts]
+        out.append("\n")
+    for proposal in proposals:
+        if proposal.hunks:
+            out += _file_diff(proposal)
+    return "".join(out)
+
+
+def _short_diff(hunk: Hunk) -> str:
+    lines = ["-" + line.rstrip("\r\n") for line in hunk.old_lines]
+    lines += ["+" + line.rstrip("\r\n") for line in hunk.new_lines]
+    return "\n".join(lines)
+
+
+def rejected_feedback(proposals: Sequence[Proposal], rejected: set[str], comment: str | None) -> str:
+    """What to tell the model when the user sends the work back: the hunks they turned down, with
+    their diff, the changes that were never offered because of conflicts, and the user's comment."""
+    hunks = [h for p in proposals for h in p.hunks]
+    turned_down = [h for h in hunks if h.id in rejected]
+    conflicts = [c for p in proposals for c in p.conflicts]
+    parts: list[str] = []
+    if turned_down:
+        kept = len(hunks) - len(turned_down)
+        parts.append(
+            f"The user reviewed your changes and rejected {len(turned_down)} of {len(hunks)} hunks"
+            + (f"; the other {kept} are applied." if kept else "; none was applied.")
+        )
+        for hunk in turned_down:
+            parts.append(f"Rejected {hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
+    elif hunks:
+        parts.append(f"The user accepted all {len(hunks)} hunks of your changes.")
+    if conflicts:
+        parts.append(
+            "Not applied, because the user edited the same lines while you worked (the file keeps "
+            "the user's version there):"
+        )
+        for hunk in conflicts:
+            parts.append(f"{hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
+    if comment and comment.strip():
+        parts.append(f"The user's comment: {comment.strip()}")
+    else:
+        parts.append("The user left no comment.")
+    parts.append("Read the files again before changing them, and do not repeat a rejected change as it was.")
+    return "\n\n".join(parts)

@@ -1,0 +1,298 @@
+"""The little-coder language server (pygls 2.1.1): the server object, its state, and feature registration.
+
+Handlers here are thin: code actions live in lc_lsp.actions, commands in lc_lsp.commands, sessions in
+lc_lsp.jobs, progress in lc_lsp.progress, settings in lc_lsp.settings, ranges in lc_lsp.ranges. All
+state hangs off the `LcServer` instance — one per process, built by `create_server()`.
+
+Start it with `little-coder lsp` or `python -m lc_lsp` (stdio). Stdout carries JSON-RPC only: the
+server keeps a private copy of it and points file descriptor 1 at stderr, so a stray print, a C
+library or a child process cannot corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from agent import tokens
+from agent.backend import ModelMemory
+from lc_lsp import actions
+from lc_lsp.actions import DocumentAnalyses
+from lc_lsp.commands import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, Commands
+from lc_lsp.jobs import Jobs
+from lc_lsp.protocol import LcProtocol
+from lc_lsp.ranges import normalize_encoding
+from lc_lsp.review import ClientEditCaps
+from lc_lsp.settings import SECTION, EditorSettings
+
+log = logging.getLogger(__name__)
+
+NAME = "little-coder"
+VERSION = "0.1.0"
+
+
+class DocumentSignal:
+    """Wakes whoever waits for the editor's documents to change (didOpen / didChange / didClose)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        # Waiters hold the old event, which is now set; later waiters get a fresh one.
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when a document changed within `timeout` seconds."""
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class EditorBuffers:
+    """`BufferSource` for EditorWorkspace: the text and version of a path the editor has open."""
+
+    def __init__(self, ls: LcServer) -> None:
+        self._ls = ls
+
+    def buffer(self, path: Path) -> tuple[str, int | None] | None:
+        documents = self._ls.workspace.text_documents
+        uri = from_fs_path(str(path))
+        document = documents.get(unquote(uri)) if uri else None
+        if document is None:
+            resolved = path.resolve()
+            for candidate in documents.values():
+                if candidate.path and Path(candidate.path).resolve() == resolved:
+                    document = candidate
+                    break
+        if document is None:
+            return None
+        return document.source, document.version
+
+
+class LcServer(LanguageServer):
+    protocol: LcProtocol
+
+    def __init__(self) -> None:
+        super().__init__(NAME, VERSION, protocol_cls=LcProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.memory = ModelMemory()  # what this server learnt about models, shared by its sessions
+        self.editor_settings = EditorSettings()
+        self.analyses = DocumentAnalyses()
+        self.documents = DocumentSignal()
+        self.buffers = EditorBuffers(self)
+        self.jobs = Jobs(self)
+        self.commands = Commands(self)
+        self._background: set[asyncio.Future[Any]] = set()
+
+    # --- where things are -----------------------------------------------------------------------
+
+    def root_for(self, path: Path | None) -> Path:
+        """The workspace folder holding `path` (the innermost), else the root, else the file's folder."""
+        folders = [Path(p) for uri in self.workspace.folders if (p := to_fs_path(uri))]
+        if path is not None:
+            resolved = path.resolve()
+            holding = [f for f in folders if resolved.is_relative_to(f.resolve())]
+            if holding:
+                return max(holding, key=lambda f: len(f.parts))
+        if self.workspace.root_path:
+            return Path(self.workspace.root_path)
+        if folders:
+            return folders[0]
+        return path.parent if path is not None else Path.cwd()
+
+    @staticmethod
+    def uri_for(path: Path) -> str:
+        return from_fs_path(str(path)) or path.as_uri()
+
+    @staticmethod
+    def path_for(uri: str) -> Path | None:
+        path = to_fs_path(uri)
+        return Path(path) if path else None
+
+    def current_text(self, uri: str) -> tuple[str | None, int | None]:
+        """What the user holds at `uri` now: the open buffer (with its version), else the file, else None."""
+        document = self.workspace.text_documents.get(unquote(uri))
+        if document is not None:
+            return document.source, document.version
+        path = self.path_for(uri)
+        if path is None or not path.is_file():
+            return None, None
+        try:
+            return path.read_text(encoding="utf-8"), None
+        except (OSError, UnicodeDecodeError):
+            return None, None
+
+    # --- what the client can do -----------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        return str(normalize_encoding(self.workspace.position_encoding or "utf-16"))
+
+    def edit_caps(self) -> ClientEditCaps:
+        return ClientEditCaps.from_client(self.client_capabilities, self.encoding)
+
+    def can_delete_files(self) -> bool:
+        operations = get_capability(self.client_capabilities, "workspace.workspace_edit.resource_operations", None)
+        return types.ResourceOperationKind.Delete in (operations or ())
+
+    def resolves_commands(self) -> bool:
+        properties = get_capability(self.client_capabilities, "text_document.code_action.resolve_support.properties",
+                                    None)
+        return "command" in (properties or ())
+
+    # --- settings -------------------------------------------------------------------------------
+
+    async def pull_settings(self) -> None:
+        """Ask the client for the `littleCoder` section, then report invalid values once."""
+        if get_capability(self.client_capabilities, "workspace.configuration", False):
+            try:
+                values = await self.workspace_configuration_async(types.ConfigurationParams(
+                    items=[types.ConfigurationItem(section=SECTION, scope_uri=self.workspace.root_uri)]
+                ))
+            except Exception as exc:  # the editor may not answer; its initializationOptions still count
+                log.warning("workspace/configuration failed: %s", exc)
+            else:
+                self.editor_settings.set_pulled(values[0] if values else None)
+        self.report_settings()
+
+    def report_settings(self) -> None:
+        root = Path(self.workspace.root_path) if self.workspace.root_path else None
+        problem = self.editor_settings.problem(root)
+        if problem is not None:
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=problem))
+
+    def in_background(self, future: asyncio.Future[Any]) -> None:
+        """Keep a fire-and-forget future alive until it is done, and log its failure."""
+        self._background.add(future)
+
+        def finished(done: asyncio.Future[Any]) -> None:
+            self._background.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                log.warning("background work failed: %s", done.exception())
+
+        future.add_done_callback(finished)
+
+
+def create_server() -> LcServer:
+    server = LcServer()
+
+    @server.feature(types.INITIALIZE)
+    def on_initialize(ls: LcServer, params: types.InitializeParams) -> None:
+        ls.editor_settings.set_initialization_options(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def on_initialized(ls: LcServer, params: types.InitializedParams) -> None:
+        # tiktoken takes ~0.7 s to load: do it now, off the event loop, not in the first session.
+        ls.in_background(asyncio.get_running_loop().run_in_executor(None, tokens.encoding))
+        await ls.pull_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(ls: LcServer, params: types.DidChangeConfigurationParams) -> None:
+        if get_capability(ls.client_capabilities, "workspace.configuration", False):
+            await ls.pull_settings()
+        else:
+            ls.editor_settings.set_pulled(params.settings)
+            ls.report_settings()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def on_open(ls: LcServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.documents.notify()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: LcServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.documents.notify()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(ls: LcServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.analyses.forget(params.text_document.uri)
+        ls.documents.notify()
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[actions.KIND_IMPLEMENT, actions.KIND_FIX], resolve_provider=True),
+    )
+    def on_code_action(ls: LcServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        uri = params.text_document.uri
+        document = ls.workspace.get_text_document(uri)
+        try:
+            text = document.source
+        except (OSError, UnicodeDecodeError):
+            return None
+        analysis = ls.analyses.get(uri, document.version, text, document.language_id, document.path)
+        found = actions.code_actions(params, analysis, normalize_encoding(ls.encoding), lazy=ls.resolves_commands())
+        return found or None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    def on_code_action_resolve(ls: LcServer, action: types.CodeAction) -> types.CodeAction:
+        return actions.resolve(action)
+
+    @server.command(IMPLEMENT)
+    async def implement(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.commands.implement(arguments)
+
+    @server.command(ASK)
+    async def ask(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.commands.ask(arguments)
+
+    @server.command(CANCEL)
+    def cancel(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return ls.commands.cancel(arguments)
+
+    @server.command(UNDO)
+    async def undo(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.commands.undo(arguments)
+
+    @server.command(REVISE)
+    async def revise(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.commands.revise(arguments)
+
+    @server.command(STATUS)
+    def status(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return ls.commands.status(arguments)
+
+    @server.feature(types.SHUTDOWN)
+    async def on_shutdown(ls: LcServer, params: None) -> None:
+        await ls.jobs.aclose()
+
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`little-coder lsp` / `python -m lc_lsp`: serve LSP on stdio until the client says exit."""
+    parser = argparse.ArgumentParser(prog="little-coder lsp", description="Run the little-coder language server.")
+    parser.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default; accepted "
+                        "because vscode-languageclient passes it)")
+    parser.add_argument("--log-level", default=os.environ.get("LITTLE_CODER_LOG_LEVEL", "WARNING"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper, help="stderr log level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # At INFO pygls logs every message body it sends, whole files included.
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    rpc_out = claim_stdout()
+    create_server().start_io(sys.stdin.buffer, rpc_out)
+    return 0
+
+
+def claim_stdout() -> BinaryIO:
+    """Give JSON-RPC a private duplicate of stdout and point descriptor 1 at stderr, so anything else
+    that writes to stdout (print, a C library, a child process) lands in the log instead of the stream."""
+    sys.stdout.flush()
+    rpc = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return rpc

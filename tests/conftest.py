@@ -1,0 +1,53 @@
+"""Fixtures shared by every test folder: example workspaces and settings pointing at a scripted server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.settings import Settings
+from tests.fakes.model_server import ScriptedModelServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def leap_workspace(tmp_path: Path) -> Path:
+    """A fresh copy of the bundled leap exercise (stub, tests, .docs/instructions.md)."""
+    target = tmp_path / "leap"
+    shutil.copytree(EXAMPLES / "leap", target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _venv_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Bash tool commands like `python -m pytest` must find this interpreter, wherever pytest was started.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def settings_for(server: ScriptedModelServer, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "backend": server.protocol,
+        "base_url": server.base_url,
+        "model": server.model,
+        "stall_timeout": 10.0,
+        "connect_timeout": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def scripted() -> Iterator[list[ScriptedModelServer]]:
+    """Start scripted servers with `scripted.append(ScriptedModelServer(...).start())`; all are stopped."""
+    servers: list[ScriptedModelServer] = []
+    yield servers
+    for server in servers:
+        server.stop()

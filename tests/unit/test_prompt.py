@@ -1,0 +1,140 @@
+"""The prompt layout: a byte-stable system prompt, the per-call guidance block, and the request
+message list whose prefix only grows (the issue's acceptance test: a simulated 5-turn session)."""
+
+from __future__ import annotations
+
+from agent.guidance import GuidanceLibrary, Selection, select
+from agent.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
+from agent.prompt import GUIDANCE_HEADER, build_messages, guidance_block, system_prompt
+from agent.providers.base import ToolSpec
+
+SPECS = [
+    ToolSpec(name="Read", description="Read a file with line numbers. Use offset and limit for long files.",
+             parameters={"type": "object"}),
+    ToolSpec(name="Write", description="Create a new file.\nRefuses paths that exist.", parameters={}),
+    ToolSpec(name="Edit", description="Replace an exact, unique piece of text in a file.", parameters={}),
+    ToolSpec(name="Glob", description="List files matching a pattern.", parameters={}),
+    ToolSpec(name="Grep", description="Search file contents with a regular expression.", parameters={}),
+    ToolSpec(name="Bash", description="Run a shell command in the project root.", parameters={}),
+]
+TOOLS = [s.name for s in SPECS]
+EMPTY = Selection(cards=[], knowledge=[], tokens=0, text="")
+
+
+def test_system_prompt_is_byte_stable_and_lists_tools_and_rules() -> None:
+    first = system_prompt(SPECS)
+    assert system_prompt(list(SPECS)) == first
+    assert "- Read: Read a file with line numbers." in first
+    assert "Use offset and limit" not in first  # one line per tool
+    assert "- Write: Create a new file." in first
+    lowered = first.lower()
+    for rule in ("only creates new files", "old_string copied exactly", "read the file first", "one change at a time",
+                 "run the tests", "make no tool call", "inside the project", "harness notes"):
+        assert rule in lowered, rule
+
+
+def test_system_prompt_rules_follow_the_offered_tools_and_append_text_tools() -> None:
+    read_only = system_prompt([s for s in SPECS if s.name in ("Read", "Grep")])
+    assert "Bash" not in read_only and "Write only creates" not in read_only
+    block = "To call a tool, write a fenced tool block."
+    with_text = system_prompt(SPECS, text_tools_block=block + "\n")
+    assert with_text.startswith(system_prompt(SPECS)) and with_text.endswith(block)
+
+
+def test_guidance_block_is_none_when_empty() -> None:
+    assert guidance_block(EMPTY, [], first_turn=True) is None
+    assert guidance_block(EMPTY, [], first_turn=False) is None
+
+
+def test_guidance_block_discovery_hint_then_selection() -> None:
+    selection = Selection(cards=[], knowledge=[], tokens=5, text="## Tool cards\n\n### Edit\nCopy exactly.")
+    first = guidance_block(selection, [".docs/instructions.md", "README.md"], first_turn=True)
+    assert first is not None and first.startswith(GUIDANCE_HEADER)
+    assert ".docs/instructions.md, README.md" in first and "before editing" in first
+    assert first.index("README.md") < first.index("### Edit")
+    later = guidance_block(selection, ["README.md"], first_turn=False)
+    assert later is not None and "Not read yet: README.md" in later
+    assert guidance_block(selection, [], first_turn=False) == f"{GUIDANCE_HEADER}\n\n{selection.text}"
+    hint_only = guidance_block(EMPTY, ["SPEC.md"], first_turn=True)
+    assert hint_only is not None and "SPEC.md" in hint_only and "##" not in hint_only.removeprefix(GUIDANCE_HEADER)
+
+
+def test_build_messages_layouts() -> None:
+    history: list[Message] = [UserMessage(content="task")]
+    stable = build_messages("SYS", history, "notes", "stable")
+    assert stable == [SystemMessage(content="SYS"), UserMessage(content="task"),
+                      UserMessage(content="notes", origin="guidance")]
+    assert build_messages("SYS", history, None) == [SystemMessage(content="SYS"), UserMessage(content="task")]
+    rewrite = build_messages("SYS", history, "notes", "rewrite")
+    assert rewrite == [SystemMessage(content="SYS\n\nnotes"), UserMessage(content="task")]
+    assert build_messages("SYS", history, None, "rewrite")[0] == SystemMessage(content="SYS")
+    assert history == [UserMessage(content="task")]  # the caller's history is never touched
+
+
+def _simulate(layout: str) -> tuple[list[list[Message]], list[str | None], list[Message]]:
+    """A 5-turn session: each call selects guidance afresh, builds the request, then the model's call
+    and its result are appended to the (append-only) history."""
+    library = GuidanceLibrary.bundled()
+    task = "Implement the exercise in leap.py and run the tests."
+    discovered = [".docs/instructions.md"]
+    read: set[str] = set()
+    system = system_prompt(SPECS)
+    history: list[Message] = [UserMessage(content=task)]
+    script = [
+        ("Read", {"file_path": ".docs/instructions.md"}, "     1\tA leap year ...", False),
+        ("Read", {"file_path": "leap.py"}, "     1\tdef leap_year(year):\n     2\t    pass", False),
+        ("Edit", {"file_path": "leap.py", "old_string": "  pass", "new_string": "  return True"},
+         "Error: old_string not found in leap.py", True),
+        ("Edit", {"file_path": "leap.py", "old_string": "    pass", "new_string": "    return year % 4 == 0"},
+         "Edited leap.py", False),
+        ("Bash", {"command": "python -m pytest -q"}, "3 passed\n[exit code 0]", False),
+    ]
+    requests: list[list[Message]] = []
+    guidances: list[str | None] = []
+    for turn, (tool, arguments, output, failed) in enumerate(script, start=1):
+        selection = select(library, task=task, history=history, tool_names=TOOLS, budget=500)
+        unread = [p for p in discovered if p not in read]
+        guidance = guidance_block(selection, unread, first_turn=turn == 1)
+        guidances.append(guidance)
+        requests.append(build_messages(system, history, guidance, layout))  # type: ignore[arg-type]
+        call_id = f"call_{turn}"
+        history.append(AssistantMessage(content="", tool_calls=(ToolCall(id=call_id, name=tool, arguments=arguments),)))
+        history.append(ToolMessage(tool_call_id=call_id, name=tool, content=output, is_error=failed))
+        if tool == "Read":
+            read.add(arguments["file_path"])
+    return requests, guidances, history
+
+
+def test_stable_layout_prefix_only_grows_across_five_turns() -> None:
+    requests, guidances, history = _simulate("stable")
+    assert len(requests) == 5
+    assert len(set(guidances)) >= 4, "the guidance must change between calls for this test to mean anything"
+    for before, after in zip(requests, requests[1:]):
+        prefix = before[:-1]  # minus the trailing guidance message
+        assert isinstance(before[-1], UserMessage) and before[-1].origin == "guidance"
+        assert after[: len(prefix)] == prefix
+        assert [m.model_dump_json() for m in after[: len(prefix)]] == [m.model_dump_json() for m in prefix]
+        assert after[0].content.encode() == before[0].content.encode()  # byte-identical system prompt
+    assert all(not (isinstance(m, UserMessage) and m.origin == "guidance") for m in history)
+
+
+def test_rewrite_layout_changes_the_system_prompt_per_call() -> None:
+    requests, guidances, _ = _simulate("rewrite")
+    systems = [r[0].content for r in requests]
+    for (g1, g2), (s1, s2) in zip(zip(guidances, guidances[1:]), zip(systems, systems[1:])):
+        if g1 != g2:
+            assert s1 != s2
+    assert len(set(systems)) >= 4
+    # The cache-breaking difference: call n+1 does not start with call n's messages.
+    assert any(after[0] != before[0] for before, after in zip(requests, requests[1:]))
+
+
+def test_guidance_follows_the_session() -> None:
+    _, guidances, _ = _simulate("stable")
+    assert all(g is not None for g in guidances)
+    first, _, _, after_error, _ = guidances  # turn 4 sees the Edit that failed on turn 3
+    assert first is not None and ".docs/instructions.md" in first  # discovery hint on the first turn
+    assert all(".docs/instructions.md" not in g for g in guidances[1:] if g)  # read on turn 1: hint gone
+    assert after_error is not None
+    edit_at = after_error.index("### Edit")
+    assert edit_at < after_error.index("### After a refused Edit or Write")  # recovery cards lead
