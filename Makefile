@@ -6,7 +6,7 @@ CACHE ?= $(HOME)/.cache/little-coder
 EXAMPLE_RUN ?= $(CACHE)/example-run
 TASK ?= Implement is_leap in leap.py so that the tests in test_leap.py pass.
 
-.PHONY: setup run test bench
+.PHONY: setup deps run test bench
 
 setup: $(VENV)/.installed
 
@@ -21,8 +21,15 @@ run: setup
 	rm -rf $(EXAMPLE_RUN) && mkdir -p $(dir $(EXAMPLE_RUN)) && cp -r examples/leap $(EXAMPLE_RUN)
 	$(VENV)/bin/little-coder run --workspace $(EXAMPLE_RUN) "$(TASK)"
 
-test: setup
-	$(VENV)/bin/pytest -q
+# Each area's installer (editors, toolchains, llama-server): idempotent, cached under $(CACHE).
+deps: setup
+	@set -e; for script in scripts/deps/*.sh; do \
+		[ -e "$$script" ] || continue; \
+		echo "== $$script" >&2; VENV=$(VENV) bash "$$script"; \
+	done
+
+test: deps
+	LITTLE_CODER_REQUIRE_TOOLCHAINS=1 $(VENV)/bin/pytest -q
 
 bench: setup
 	$(VENV)/bin/python bench/agent_overhead.py

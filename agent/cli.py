@@ -47,12 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     probe = sub.add_parser("probe", help="what the model server and model can do")
     _add_backend_args(probe)
+
+    lsp = sub.add_parser("lsp", help="run the language server on stdio (for editors)")
+    lsp.add_argument("lsp_args", nargs=argparse.REMAINDER, help="passed to the server (e.g. --stdio)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "lsp":
+        # agent never imports lc_lsp at module level: the language server is optional for CLI users.
+        from lc_lsp.server import main as lsp_main
+
+        return lsp_main(args.lsp_args)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

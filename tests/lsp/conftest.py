@@ -124,6 +124,7 @@ class Editor:
         self.refuse: str | None = None  # answer applied=false with this reason
         self.review_gate: asyncio.Event | None = None  # hold applyEdit until set (a user still reviewing)
         self.edit_seen = asyncio.Event()
+        self.configuration_pulls = 0
         self._install()
 
     # --- setup ----------------------------------------------------------------------------------
@@ -147,6 +148,14 @@ class Editor:
             self.message_requests.append(params)
             answer = self.answers.pop(0) if self.answers else self.default_answer
             return types.MessageActionItem(title=answer) if answer is not None else None
+
+        answer_configuration = client.protocol.fm.features[types.WORKSPACE_CONFIGURATION]
+
+        def on_configuration(params: types.ConfigurationParams) -> Any:
+            self.configuration_pulls += 1
+            return answer_configuration(params)
+
+        client.protocol.fm.features[types.WORKSPACE_CONFIGURATION] = on_configuration
 
         @client.feature("littleCoder/event")
         def on_event(params: Any) -> None:
@@ -172,9 +181,12 @@ class Editor:
 
     async def configure(self, **settings: Any) -> None:
         """Change the `littleCoder` settings the way an editor does: new values, then a notification."""
+        pulls = self.configuration_pulls
         self.client.set_configuration(settings, section="littleCoder")
         self.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
-        await self.status()  # a round trip: the server has pulled the new values by the time it answers
+        while self.configuration_pulls == pulls:
+            await asyncio.sleep(0.005)
+        await self.status()  # a round trip after the pull: the server has taken the new values
 
     # --- documents ------------------------------------------------------------------------------
 

@@ -414,3 +414,28 @@ async def test_review_direct_applies_as_it_goes_and_undo_reverts(editor: Editor,
     await editor.execute("littleCoder.undo", {"sessionId": session})
     assert editor.text(f"{folder}/leap.py") == LEAP
     assert not editor.path(f"{folder}/test_leap.py").exists()
+
+
+async def test_thinking_budget_shows_in_progress_and_a_fast_stream_is_batched(
+        editor: Editor, model: ScriptedModelServer) -> None:
+    folder = "budget"
+    setup_leap(editor, folder)
+    answer = " ".join(f"w{i}" for i in range(800))  # ~2,400 tokens at 6,000 tokens/s: 0.4 s
+    await editor.configure(thinkingBudget=64)
+    try:
+        model.replace_replies([
+            Reply(reasoning="Let me think about leap years. " * 60),  # far over the budget: aborted
+            Reply(answer, tokens_per_second=6000),
+        ])
+        session = await implement_leap(editor, folder)
+        status = await editor.wait_finished(session)
+    finally:
+        await editor.configure()
+    assert status["state"] == "no_changes"
+    messages = [getattr(p, "message", None) for p in editor.progress_of(session)]
+    assert "thinking budget 64 reached → retrying without thinking" in messages
+    deltas = [p["event"] for p in editor.events if p["sessionId"] == session and p["event"]["kind"] == "text_delta"]
+    assert "".join(d["text"] for d in deltas).strip() == answer
+    chunks = model.log[-1].tokens_sent / model.chunk_tokens
+    # Merged every 100 ms: a handful of notifications, not one per 4-token chunk.
+    assert chunks >= 400 and len(deltas) <= 10, (chunks, len(deltas))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ def _no_overlay(files: Collection[str]) -> Mapping[str, str]:
     return {}
 
 
-def _overlay(texts: Mapping[str, str]):  # type: ignore[no-untyped-def]
+def _overlay(texts: Mapping[str, str]) -> Callable[[Collection[str]], Mapping[str, str]]:
     def give(files: Collection[str]) -> Mapping[str, str]:
         return texts
 
