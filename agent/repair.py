@@ -53,6 +53,11 @@ _CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _VALUE_END = " \t\r\n,:}]/"
 
 
+def _skip_ws(text: str, i: int) -> int:
+    m = _WS.match(text, i)
+    return i if m is None else m.end()
+
+
 class _Hopeless(Exception):
     """Raised inside the normaliser when the text is not JSON-like enough to mend."""
 
@@ -60,7 +65,7 @@ class _Hopeless(Exception):
 class _Frame:
     """One open object or array while normalising."""
 
-    __slots__ = ("closer", "state", "comma_at")
+    __slots__ = ("closer", "comma_at", "state")
 
     def __init__(self, closer: str) -> None:
         self.closer = closer
@@ -93,7 +98,7 @@ class _Normaliser:
     def run(self) -> str:
         s, n = self.s, len(self.s)
         while True:
-            self.i = _WS.match(s, self.i).end()
+            self.i = _skip_ws(s, self.i)
             if self.i >= n:
                 break
             c = s[self.i]
@@ -314,7 +319,7 @@ class _Normaliser:
     def _string_closes(self, j: int) -> bool:
         """Whether a quote ending at j can close a string: what follows must be structure."""
         s = self.s
-        k = _WS.match(s, j).end()
+        k = _skip_ws(s, j)
         if k >= len(s) or s[k] in ",:}]" or s.startswith(("//", "/*"), k):
             return True
         # A quote at a line end followed by a quoted key on the next line: a missing comma.
@@ -336,8 +341,8 @@ def repair_json(raw: str) -> tuple[Any | None, tuple[str, ...]]:
     fixes: list[str] = []
     body = raw
     fence = _FENCE_OPEN.match(body)
-    fenced = fence is not None and "```" in fence.group()
-    if fence is not None and fenced:
+    fenced = fence is not None
+    if fence is not None:
         body = body[fence.end():]
         fixes.append("code_fence")
     stripped = body.lstrip()
@@ -356,7 +361,7 @@ def repair_json(raw: str) -> tuple[Any | None, tuple[str, ...]]:
     fixes.extend(normaliser.fixes)
     if normaliser.trailing:
         rest = body[normaliser.i:].strip()
-        if not (fenced and rest.startswith("```") and not rest[3:].strip()):
+        if not (fenced and rest == "```"):  # the fence's own closing backticks
             fixes.append("trailing_text")
     try:
         return json.loads(text), tuple(fixes)
@@ -381,7 +386,8 @@ _FALSE = {"false", "no", "0", "off"}
 _INT_TEXT = re.compile(r"\s*[-+]?\d+\s*")
 
 
-def repair_arguments(raw: str | dict | None, schema: dict | None = None) -> tuple[dict | None, tuple[str, ...]]:
+def repair_arguments(raw: str | dict[str, Any] | None,
+                     schema: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
     """Arguments of a native call as a dict, repaired and (with the tool's JSON schema) fitted to it.
 
     With a schema: keys are matched case-insensitively and through common aliases, scalar values
@@ -578,21 +584,28 @@ def _convert(value: Any, kind: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 _TRIGGER = re.compile(r"```|<tool_call>|<function=|\{", re.IGNORECASE)
-_FENCE_TAG = re.compile(r"([\w+.#-]*)[ \t]*(\r?\n)?")
+_FENCE_TAG = re.compile(r"[\w+.#-]*")
+_FENCE_HEADER_END = re.compile(r"[ \t]*(?:\r?\n)?")
+_XML_CALL = re.compile(r"<tool_call>|<function=", re.IGNORECASE)
 # Fence tags whose content may be a call; any other tag marks code, which is never a call.
 _CALL_FENCES = {"", "tool", "tool_call", "tool_code", "json", "json5", "jsonc"}
 _FENCE_CLOSE = re.compile(r"```[ \t]*(?:\r?\n|$)")
-_TAG_CLOSE = "</tool_call>"
+_TAG_OPEN = re.compile(r"<tool_call>", re.IGNORECASE)
+_TAG_CLOSE = re.compile(r"</tool_call>", re.IGNORECASE)
+_FENCE_MARK = re.compile(r"```")
 _FUNC_OPEN = re.compile(r"<function=\s*[\"']?([^>\"'\s]+)[\"']?\s*>", re.IGNORECASE)
 _PARAM_OPEN = re.compile(r"<parameter=\s*[\"']?([^>\"'\s]+)[\"']?\s*>", re.IGNORECASE)
-_PARAM_CLOSE = "</parameter>"
-_FUNC_CLOSE = "</function>"
+_PARAM_NEXT = re.compile(r"<parameter=", re.IGNORECASE)
+_PARAM_CLOSE = re.compile(r"</parameter>", re.IGNORECASE)
+_FUNC_CLOSE = re.compile(r"</function>", re.IGNORECASE)
 # A `{` worth a balanced scan: it opens an object with a key (prose braces and code blocks rarely do).
 _OBJECT_START = re.compile(r"\{\s*(?:\"[^\"\\\n]{1,64}\"|'[^'\\\n]{1,64}'|[A-Za-z_][\w-]{0,63})\s*:")
 _SINGLE_QUOTED_START = re.compile(r"[{\[]\s*'")
 _STRUCT_DOUBLE = re.compile(r"[{}\[\]\"]")
 _STRUCT_BOTH = re.compile(r"[{}\[\]\"']")
-_STRING_END = {'"': re.compile(r'["\\]'), "'": re.compile(r"['\\]")}
+# A string's body and closing quote, escapes skipped (the unrolled form never backtracks).
+_STRING_BODY = {'"': re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL),
+                "'": re.compile(r"[^'\\]*(?:\\.[^'\\]*)*'", re.DOTALL)}
 _ARG_KEYS = ("arguments", "input", "parameters", "args")
 _CALL_META = ("name", "tool", "type", "id")
 # Unclosed candidates each cost a scan to the end of the text; a bound keeps pathological text
@@ -621,7 +634,7 @@ class _Finder:
         self.lower: dict[str, str] = {}
         for name in names:
             self.lower.setdefault(name.lower(), name)
-        self.ends: dict[tuple[int, bool], int] = {}
+        self.ends: dict[tuple[int, bool], tuple[int, bool]] = {}
         self.unclosed_tries = 0
 
     def run(self) -> list[FoundCall]:
@@ -647,62 +660,72 @@ class _Finder:
 
     def _fence(self, start: int, after: int) -> tuple[list[FoundCall], int]:
         text = self.text
-        header = _FENCE_TAG.match(text, after)
-        assert header is not None  # the pattern matches the empty string
-        if header.group(1).lower() not in _CALL_FENCES:
-            close = text.find("```", header.end())
-            return [], len(text) if close < 0 else close + 3
-        found, end = self._contents(header.end(), "fenced", closer="```")
+        tag, body = _fence_header(text, after)
+        if tag.lower() not in _CALL_FENCES:
+            found_close = text.find("```", body)
+            block_end = len(text) if found_close < 0 else found_close + 3
+            if _XML_CALL.search(text, body, block_end) is not None:
+                return [], body  # ```xml around <tool_call> markup: look inside
+            return [], block_end  # code, never a call: skip it whole
+        found, end = self._contents(body, "fenced", closer=_FENCE_MARK)
         if not found:
             return [], after
-        k = _WS.match(text, end).end()
+        k = _skip_ws(text, end)
         if text.startswith("```", k):
             end = k + 3
         else:
-            # Words between the call and the closing fence still belong to the block; a fence
-            # with a tag after it opens the next block instead, so it does not count.
-            close = _FENCE_CLOSE.search(text, end)
-            if close is not None:
-                end = close.start() + 3
+            # Words between the call and the closing fence still belong to the block, but only
+            # up to the next backticks, and only if they close (a tag after them opens a block).
+            backticks = text.find("```", end)
+            if backticks >= 0 and _FENCE_CLOSE.match(text, backticks):
+                end = backticks + 3
         return self._respan(found, start, end), end
 
     def _tag(self, start: int, after: int) -> tuple[list[FoundCall], int]:
         text = self.text
-        i = _WS.match(text, after).end()
+        i = _skip_ws(text, after)
         if text.startswith("```", i):  # a fenced call inside the tag
-            header = _FENCE_TAG.match(text, i + 3)
-            assert header is not None
-            i = header.end()
+            i = _fence_header(text, i + 3)[1]
         found, end = self._contents(i, "tool_call_tag", closer=_TAG_CLOSE)
         if not found:
             return [], after
-        k = _WS.match(text, end).end()
+        k = _skip_ws(text, end)
         if text.startswith("```", k):
-            k = _WS.match(text, k + 3).end()
-        if text[k:k + len(_TAG_CLOSE)].lower() == _TAG_CLOSE:
-            end = k + len(_TAG_CLOSE)
-        else:
-            close = text.lower().find(_TAG_CLOSE, end)
-            next_open = text.lower().find("<tool_call>", end)
-            if close >= 0 and (next_open < 0 or close < next_open):
-                end = close + len(_TAG_CLOSE)
+            k = _skip_ws(text, k + 3)
+        close = _TAG_CLOSE.match(text, k) or _TAG_CLOSE.search(text, end)
+        if close is not None:
+            next_open = _TAG_OPEN.search(text, end)
+            if next_open is None or close.start() < next_open.start():
+                end = close.end()
         return self._respan(found, start, end), end
 
-    def _contents(self, i: int, source: str, closer: str) -> tuple[list[FoundCall], int]:
+    def _contents(self, i: int, source: str, closer: re.Pattern[str]) -> tuple[list[FoundCall], int]:
         """Calls written one after another from i (in a fence or a tag) and where they end."""
         text = self.text
         found: list[FoundCall] = []
         end = i
         while True:
-            k = _WS.match(text, end).end()
-            if k >= len(text) or text.startswith(closer, k):
+            k = _skip_ws(text, end)
+            if k >= len(text) or closer.match(text, k):
                 break
             if text[k] in "{[":
-                stop = self._bracket_end(k)
-                value, fixes = repair_json(text[k:stop])
-                calls = self._calls_from(value, fixes, source, (k, stop), bare=False)
+                stop, closed = self._bracket_end(k)
+                calls = []
+                found_closer = None if closed else closer.search(text, k)
+                cut = -1 if found_closer is None else found_closer.start()
+                if cut >= 0:
+                    # Unbalanced JSON before the block's closer (a brace too few): mend it there.
+                    value, fixes = repair_json(text[k:cut])
+                    calls = self._calls_from(value, fixes, source, (k, cut), bare=False)
+                    if calls:
+                        stop = cut
+                if not calls:
+                    value, fixes = repair_json(text[k:stop])
+                    calls = self._calls_from(value, fixes, source, (k, stop), bare=False)
             elif text[k:k + 10].lower() == "<function=":
                 calls, stop = self._function(k, k, "xml_function")
+            elif _TAG_OPEN.match(text, k) is not None:
+                calls, stop = self._tag(k, k + len("<tool_call>"))
             else:
                 break
             if not calls:
@@ -717,31 +740,32 @@ class _Finder:
         head = _FUNC_OPEN.match(text, start)
         if head is None:
             return [], start + 1
-        name, fixes = self._name(head.group(1))
+        name, name_fixes = self._name(head.group(1))
         if name is None:
             return [], head.end()
-        fixes = list(fixes)
+        fixes = list(name_fixes)
         arguments: dict[str, Any] = {}
         i = head.end()
-        lowered = text.lower()
         while True:
-            k = _WS.match(text, i).end()
+            k = _skip_ws(text, i)
             param = _PARAM_OPEN.match(text, k)
             if param is not None:
                 value_start = param.end()
-                close = lowered.find(_PARAM_CLOSE, value_start)
-                following = lowered.find("<parameter=", value_start)
-                if close >= 0 and (following < 0 or close < following):
-                    value_end, i = close, close + len(_PARAM_CLOSE)
+                close = _PARAM_CLOSE.search(text, value_start)
+                following = _PARAM_NEXT.search(text, value_start)
+                if close is not None and (following is None or close.start() < following.start()):
+                    value_end, i = close.start(), close.end()
                 else:
-                    candidates = [p for p in (following, lowered.find(_FUNC_CLOSE, value_start),
-                                              lowered.find(_TAG_CLOSE, value_start)) if p >= 0]
-                    value_end = i = min(candidates, default=len(text))
+                    # No closing tag: the value runs to whatever comes next.
+                    ends = [m.start() for m in (following, _FUNC_CLOSE.search(text, value_start),
+                                                _TAG_CLOSE.search(text, value_start)) if m is not None]
+                    value_end = i = min(ends, default=len(text))
                     _add(fixes, "unclosed_parameter")
                 arguments[param.group(1)] = _parameter_value(text[value_start:value_end])
                 continue
-            if lowered.startswith(_FUNC_CLOSE, k):
-                i = k + len(_FUNC_CLOSE)
+            func_close = _FUNC_CLOSE.match(text, k)
+            if func_close is not None:
+                i = func_close.end()
             else:
                 _add(fixes, "unclosed_function")
             break
@@ -750,8 +774,8 @@ class _Finder:
     def _bare(self, start: int) -> tuple[list[FoundCall], int]:
         if _OBJECT_START.match(self.text, start) is None:
             return [], start + 1
-        end = self._bracket_end(start)
-        if end >= len(self.text) and self.text[end - 1:end] != "}":
+        end, closed = self._bracket_end(start)
+        if not closed:
             if self.unclosed_tries >= _MAX_UNCLOSED_TRIES:
                 return [], start + 1
             self.unclosed_tries += 1
@@ -814,8 +838,8 @@ class _Finder:
                 return None  # a JSON schema, not arguments
         else:
             extra = {k: v for k, v in holder.items() if k not in _CALL_META}
-            if extra and not flatten_ok:
-                return None
+            if extra and not flatten_ok or bare and not extra:
+                return None  # in prose, a name alone or a name beside loose keys is too weak a sign
             arguments = extra
             if extra:
                 all_fixes.append("flattened_arguments")
@@ -830,10 +854,10 @@ class _Finder:
 
     # --- scanning ----------------------------------------------------------------------------
 
-    def _bracket_end(self, start: int) -> int:
-        """End (exclusive) of the object or array opening at start, skipping strings and escapes;
-        the end of the text when it never closes. Ends of nested brackets are remembered, so a
-        failed outer candidate does not make the inner ones scan again."""
+    def _bracket_end(self, start: int) -> tuple[int, bool]:
+        """End (exclusive) of the object or array opening at start, skipping strings and escapes,
+        and whether it closed (if not, the end is the end of the text). Ends of nested brackets
+        are remembered, so a failed outer candidate does not make the inner ones scan again."""
         text = self.text
         single = _SINGLE_QUOTED_START.match(text, start) is not None
         known = self.ends.get((start, single))
@@ -841,7 +865,7 @@ class _Finder:
             return known
         structure = _STRUCT_BOTH if single else _STRUCT_DOUBLE
         opens: list[int] = []
-        i, end = start, len(text)
+        i, end, closed = start, len(text), False
         while True:
             m = structure.search(text, i)
             if m is None:
@@ -851,16 +875,16 @@ class _Finder:
                 opens.append(j)
                 i = j + 1
             elif c in "}]":
-                self.ends[(opens.pop(), single)] = j + 1
+                self.ends[(opens.pop(), single)] = (j + 1, True)
                 if not opens:
-                    end = j + 1
+                    end, closed = j + 1, True
                     break
                 i = j + 1
             else:
                 i = _string_end(text, j + 1, c)
         for position in opens:
-            self.ends[(position, single)] = len(text)
-        return end
+            self.ends[(position, single)] = (len(text), False)
+        return end, closed
 
     @staticmethod
     def _respan(calls: list[FoundCall], start: int, end: int) -> list[FoundCall]:
@@ -868,29 +892,23 @@ class _Finder:
         return [FoundCall(c.name, c.arguments, c.source, c.fixes, (start, end), c.raw_arguments) for c in calls]
 
 
+def _fence_header(text: str, after: int) -> tuple[str, int]:
+    """The tag of a fence whose backticks end at `after`, and where its content starts."""
+    tag = _FENCE_TAG.match(text, after)
+    tag_end = after if tag is None else tag.end()
+    rest = _FENCE_HEADER_END.match(text, tag_end)
+    return text[after:tag_end], tag_end if rest is None else rest.end()
+
+
 def _string_end(text: str, i: int, quote: str) -> int:
-    pattern = _STRING_END[quote]
-    while True:
-        m = pattern.search(text, i)
-        if m is None:
-            return len(text)
-        if m.group() == "\\":
-            i = m.start() + 2
-            continue
-        return m.end()
+    """End of a string whose opening quote is just before i; the end of the text if unclosed."""
+    m = _STRING_BODY[quote].match(text, i)
+    return len(text) if m is None else m.end()
 
 
 def _parameter_value(raw: str) -> str:
     """Qwen's template puts a value on its own lines; the one newline on each side is layout."""
-    if raw.startswith("\r\n"):
-        raw = raw[2:]
-    elif raw.startswith("\n"):
-        raw = raw[1:]
-    if raw.endswith("\r\n"):
-        raw = raw[:-2]
-    elif raw.endswith("\n"):
-        raw = raw[:-1]
-    return raw
+    return raw.removeprefix("\n").removesuffix("\n")
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,9 +80,11 @@ class Session:
         history: Sequence[Message] = (),
         confirm: Callable[[str], Awaitable[bool]] | None = None,
         session_id: str | None = None,
+        task_origin: str = "task",
     ) -> None:
         self.id = session_id or uuid.uuid4().hex[:12]
         self.task = task
+        self.task_origin = task_origin  # "revise" when the task carries the user's rejections
         self.workspace = workspace
         self.settings = settings
         self.memory = memory if memory is not None else ModelMemory()
@@ -165,7 +167,7 @@ class Session:
             max_corrections=config.max_corrections,
             loop_limit=settings.loop_limit,
         )
-        self.history.append(UserMessage(content=self.task, origin="task"))
+        self.history.append(UserMessage(content=self.task, origin=self.task_origin))
         first_turn_index = len(self.history) - 1
         cap = settings.max_turns
         warn_at = cap - settings.finish_warning_turns if cap > settings.finish_warning_turns + 1 else None

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
+from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
 from agent.providers.base import ToolSpec
 
 __all__ = ["call_block", "instructions", "to_text_mode"]
@@ -23,17 +23,17 @@ __all__ = ["call_block", "instructions", "to_text_mode"]
 FENCE_TAG = "tool"
 
 _HEADER = """# Calling tools
-Call a tool by writing a fenced block tagged `tool` that holds one JSON object with the tool's "name" and its "arguments":
+To call a tool, write a fenced block tagged `tool` holding one JSON object, its "name" and "arguments":
 
 ```tool
 {"name": "TOOL", "arguments": {"PARAMETER": "value"}}
 ```
 
-- One call per block; several blocks run in order. After your blocks, stop: the results come back in the next message.
-- Write strict JSON: double quotes, and inside strings \\n for a newline, \\" for a quote, \\\\ for a backslash.
-- Without a tool block nothing is done; a reply with no block ends the task.
+One call per block; several blocks run in order. Then stop: results come in the next message.
+Use strict JSON: double quotes; inside strings write \\n for a newline, \\" for a quote, \\\\ for a backslash.
+A reply without a tool block ends the task.
 
-## Tools"""
+## Tools (parameters not marked required may be left out)"""
 
 
 def instructions(specs: Sequence[ToolSpec]) -> str:
@@ -117,8 +117,6 @@ def _describe_tool(spec: ToolSpec) -> str:
             facts.append("required")
         elif "default" in prop and prop["default"] is not None:
             facts.append(f"default {json.dumps(prop['default'], ensure_ascii=False)}")
-        else:
-            facts.append("optional")
         line = f"- {name} ({', '.join(facts)})"
         description = prop.get("description")
         if isinstance(description, str) and description.strip():

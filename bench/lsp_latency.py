@@ -1,12 +1,13 @@
 """Language-server latency while a session streams: does the editor stay responsive?
 
 Starts `python -m lc_lsp` as an editor would, opens a file with a stub, starts a session against the
-scripted model server streaming at `--tokens-per-second` (default 3,000), and while it streams times
+scripted model server streaming at `--tokens-per-second` (default 6,000 asked, which the scripted server delivers at about 2,500 in
+4-token pieces on a 2-core machine; the measured rate is reported), and while it streams times
 `textDocument/codeAction` and `littleCoder.status` round trips (client → server → client, through the
 stdio pipes). Also reports how long the server takes from process start to answering `initialize`.
 Goal: p99 < 20 ms for both requests.
 
-    python bench/lsp_latency.py [--samples 300] [--tokens-per-second 3000] [--quick]
+    python bench/lsp_latency.py [--samples 300] [--tokens-per-second 6000] [--chunk-tokens 4] [--quick]
 
 Prints one JSON object on stdout.
 """
@@ -26,14 +27,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pytest_lsp  # noqa: E402
-from lsprotocol import types  # noqa: E402
-from pygls.uris import from_fs_path  # noqa: E402
+import pytest_lsp
+from lsprotocol import types
+from pygls.uris import from_fs_path
 
-from tests.fakes.model_server import Reply, ScriptedModelServer  # noqa: E402
-from tests.lsp.conftest import MODEL, make_client, server_config  # noqa: E402
+from tests.fakes.model_server import Reply, ScriptedModelServer
+from tests.lsp.conftest import MODEL, make_client, server_config
 
 GOAL_P99_MS = 20.0
+MIN_STREAM_TPS = 2000.0  # the load the goal is stated for
 STUB = '''"""Leap years."""
 
 
@@ -54,10 +56,10 @@ def summary(samples: list[float]) -> dict[str, float | int]:
             "p99_ms": round(p99 * 1000, 3), "max_ms": round(ordered[-1] * 1000, 3)}
 
 
-async def measure(samples: int, tokens_per_second: float) -> dict[str, Any]:
+async def measure(samples: int, tokens_per_second: float, chunk_tokens: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder, ScriptedModelServer(
         "ollama", [Reply(fault="never_ends", never_ends_cap=10_000_000)], model=MODEL,
-        tokens_per_second=tokens_per_second,
+        tokens_per_second=tokens_per_second, chunk_tokens=chunk_tokens,
     ) as model:
         root = Path(folder)
         (root / "leap.py").write_text(STUB, encoding="utf-8")
@@ -131,9 +133,11 @@ async def measure(samples: int, tokens_per_second: float) -> dict[str, Any]:
         "code_action": code_action,
         "status": status_summary,
         "stream_tokens_per_s": round(streamed / window, 1),
+        "stream_chunk_tokens": chunk_tokens,
         "stream_active_throughout": still_streaming,
         "event_notifications_per_s": round((deltas - deltas_before) / window, 1),
         "goal_p99_ms": GOAL_P99_MS,
+        "stream_fast_enough": streamed / window >= MIN_STREAM_TPS,
         "goal_met": code_action["p99_ms"] < GOAL_P99_MS and status_summary["p99_ms"] < GOAL_P99_MS,
     }
 
@@ -141,11 +145,12 @@ async def measure(samples: int, tokens_per_second: float) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=300, help="code actions and status calls each")
-    parser.add_argument("--tokens-per-second", type=float, default=3000.0, help="scripted stream speed")
+    parser.add_argument("--tokens-per-second", type=float, default=6000.0, help="scripted stream pacing")
+    parser.add_argument("--chunk-tokens", type=int, default=4, help="tokens per stream piece (Ollama sends 1-4)")
     parser.add_argument("--quick", action="store_true", help="60 samples (CI smoke run)")
     args = parser.parse_args()
     samples = 60 if args.quick else args.samples
-    print(json.dumps(asyncio.run(measure(samples, args.tokens_per_second)), indent=2))
+    print(json.dumps(asyncio.run(measure(samples, args.tokens_per_second, args.chunk_tokens)), indent=2))
     return 0
 
 

@@ -25,6 +25,7 @@ Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,7 +159,7 @@ def _has_text(index: LineIndex, start: tuple[int, int], end: tuple[int, int]) ->
     return bool(index.text[min(a, b) : max(a, b)].strip())
 
 
-def _matches(kind: str, only: list[str] | tuple[str, ...]) -> bool:
+def _matches(kind: str, only: Sequence[str]) -> bool:
     return any(kind == wanted or kind.startswith(f"{wanted}.") for wanted in only)
 
 

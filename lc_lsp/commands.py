@@ -12,6 +12,10 @@ session ends (and `$/cancelRequest` on it stops the session, see lc_lsp.protocol
     littleCoder.undo      {sessionId?}            (default: the last session whose changes were applied)
     littleCoder.revise    {sessionId, comment?, wait?}
     littleCoder.status    {sessionId?}
+
+A session's status (what `wait`, `status` and the `littleCoder/sessionFinished` notification carry):
+{sessionId, title, state, turn, cap, outcome, message, changedFiles, accepted, rejected, parent, elapsed}.
+Its events stream as `littleCoder/event` notifications (lc_lsp.progress).
 """
 
 from __future__ import annotations
@@ -29,10 +33,9 @@ from pygls.uris import to_fs_path
 
 from agent.settings import Settings, SettingsError
 from lc_lsp import tasks
-from lc_lsp.ranges import normalize_encoding
-from lc_lsp.settings import settings_message
 from lc_lsp.actions import Analysis, point
 from lc_lsp.ranges import Encoding
+from lc_lsp.settings import settings_message
 from lc_lsp.stubs import Target, TextRange
 
 if TYPE_CHECKING:
@@ -167,7 +170,7 @@ class Commands:
         path, text, language_id, version = self._document(args.uri)
         root = self._ls.root_for(path)
         relative = _relative(path, root)
-        encoding = normalize_encoding(self._ls.workspace.position_encoding or "utf-16")
+        encoding = self._ls.encoding
         analysis = self._ls.analyses.get(args.uri, version, text, language_id, str(path))
         if args.diagnostic is not None:
             start = point(analysis.index, args.diagnostic.range.start.lsp(), encoding)
@@ -196,7 +199,7 @@ class Commands:
             language = ""
             if args.range is not None:
                 analysis = self._ls.analyses.get(args.uri, version, text, language_id, str(path))
-                encoding = normalize_encoding(self._ls.workspace.position_encoding or "utf-16")
+                encoding = self._ls.encoding
                 start = point(analysis.index, args.range.start.lsp(), encoding)
                 end = point(analysis.index, args.range.end.lsp(), encoding)
                 span = _text_range(start, end)

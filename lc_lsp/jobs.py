@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,7 +36,7 @@ from agent.session import Session
 from agent.settings import Settings
 from agent.workspace import ChangeSet, FileChange
 from lc_lsp import tasks
-from lc_lsp.editor_workspace import EditorWorkspace
+from lc_lsp.editor_workspace import ChangeHook, EditorWorkspace
 from lc_lsp.progress import SessionReporter, change_summary
 from lc_lsp.review import (
     ClientEditCaps,
@@ -111,7 +111,7 @@ class Job:
     applied: list[AppliedFile] = field(default_factory=list)
     message: str = ""
     started: float = field(default_factory=time.monotonic)
-    _in_session: bool = False
+    in_session: bool = False  # inside session.run(): cancel through the session
 
     @property
     def finished(self) -> bool:
@@ -121,7 +121,7 @@ class Job:
         """Stop the job wherever it is: the model stream, a tool, or the review. False if it had ended."""
         if self.finished or self.runner is None or self.runner.done():
             return False
-        if self._in_session and self.session is not None:
+        if self.in_session and self.session is not None:
             self.session.cancel()  # run() then reports the cancelled session itself
         else:
             self.runner.cancel()
@@ -269,17 +269,18 @@ class Jobs:
             on_change = self._on_change(job) if job.settings.review in ("each", "direct") else None
             workspace = EditorWorkspace(job.root, self._ls.buffers, on_change=on_change)
             session = Session(job.task, workspace, job.settings, memory=self._ls.memory, history=job.history,
-                              confirm=self._confirm, session_id=job.id)
+                              confirm=self._confirm, session_id=job.id,
+                              task_origin="revise" if job.parent else "task")
             job.session = session
             final: SessionFinished | None = None
-            job._in_session = True
+            job.in_session = True
             try:
                 async for event in session.run():
                     reporter.event(event)
                     if isinstance(event, SessionFinished):
                         final = event
             finally:
-                job._in_session = False
+                job.in_session = False
             job.result = final or session.result
             await self._finish(job, workspace)
         except asyncio.CancelledError:
@@ -297,8 +298,6 @@ class Jobs:
         finally:
             if workspace is not None:
                 await workspace.aclose()
-            if not job.finished:
-                job.state = "error"
             if not job.done.done():
                 job.done.set_result(None)
             self._ls.protocol.notify("littleCoder/sessionFinished", job.status())
@@ -312,6 +311,9 @@ class Jobs:
             return
         if final.outcome == "error":
             self._show(f"little-coder: {final.message}", types.MessageType.Error)
+        elif final.outcome in ("turn_cap", "stuck"):
+            # The work may be unfinished: say why it stopped before offering what there is.
+            self._show(f"little-coder stopped: {final.message}", types.MessageType.Warning)
         if job.settings.review != "session":
             self._end_applied_as_it_went(job)
             return
@@ -446,12 +448,11 @@ class Jobs:
             types.ShowDocumentParams(uri=self._ls.uri_for(path), take_focus=True)
         )
 
-    def _on_change(self, job: Job) -> Callable[[str | Path, str | None, str], Awaitable[bool]]:
-        """The EditorWorkspace hook for review modes `each` and `direct`."""
+    def _on_change(self, job: Job) -> ChangeHook:
+        """The EditorWorkspace hook for review modes `each` and `direct`: True when the change is in."""
 
-        async def on_change(path: str | Path, base: str | None, proposed: str) -> bool:
-            relative = Path(path).as_posix() if not Path(path).is_absolute() else _relative(Path(path), job.root)
-            proposal = self._propose(job.root, FileChange(relative, base, proposed))
+        async def on_change(name: str, base: str | None, proposed: str) -> bool:
+            proposal = self._propose(job.root, FileChange(name, base, proposed))
             job.proposals.append(proposal)
             self._report_conflicts([proposal])
             if not proposal.hunks:
@@ -485,8 +486,6 @@ class Jobs:
                 types.ShowMessageRequestParams(type=kind, message=message,
                                                actions=[types.MessageActionItem(title=o) for o in options])
             )
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # a client without message requests counts as "no"
             log.warning("window/showMessageRequest failed: %s", exc)
             return None
@@ -521,13 +520,6 @@ class Jobs:
             path = self._ls.path_for(applied.uri)
             if current == applied.after and version is None and path is not None and path.is_file():
                 path.unlink()
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:

@@ -49,7 +49,7 @@ class DeltaBatcher:
         self._send = send
         self._session_id = session_id
         self._interval = interval
-        self._pending: list[tuple[type[TextDelta] | type[ReasoningDelta], str]] = []
+        self._pending: list[tuple[type[TextDelta | ReasoningDelta], str]] = []
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, delta: TextDelta | ReasoningDelta) -> None:
@@ -82,7 +82,8 @@ class SessionReporter:
         self._cap = 0
         self._ended = False
         self._transcript = Transcript()
-        self._batcher = DeltaBatcher(self._notify, session_id)
+        # Deltas reach the notification and the log only in merged batches.
+        self._batcher = DeltaBatcher(self._publish, session_id)
 
     @property
     def turn(self) -> int:
@@ -96,7 +97,7 @@ class SessionReporter:
     def supports_progress(self) -> bool:
         return bool(get_capability(self._ls.client_capabilities, "window.work_done_progress", False))
 
-    async def start(self, on_cancel: Callable[[], None]) -> None:
+    async def start(self, on_cancel: Callable[[], object]) -> None:
         """Open the progress (when the client has it); `on_cancel` runs when the user cancels it."""
         self.log(f"started: {self.title}")
         if not self.supports_progress:
@@ -118,13 +119,10 @@ class SessionReporter:
     def event(self, event: Event) -> None:
         if isinstance(event, (TextDelta, ReasoningDelta)):
             self._batcher.add(event)
-        else:
-            self._batcher.flush()
-            self._notify(event)
-            self._progress_for(event)
-        lines = self._transcript.lines(event)
-        if lines:
-            self.log("\n".join(lines))
+            return
+        self._batcher.flush()
+        self._publish(event)
+        self._progress_for(event)
 
     def report(self, message: str) -> None:
         if self.token is None or self._ended:
@@ -146,12 +144,19 @@ class SessionReporter:
             self._ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
-        self._ls.window_log_message(types.LogMessageParams(type=kind, message=f"[{self.session_id}] {message}"))
+        text = "\n".join(f"[{self.session_id}] {line}" for line in message.split("\n"))
+        self._ls.window_log_message(types.LogMessageParams(type=kind, message=text))
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self._ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _publish(self, event: _Event) -> None:
+        self._notify(event)
+        lines = self._transcript.lines(event)
+        if lines:
+            self.log("\n".join(lines))
 
     def _notify(self, event: _Event) -> None:
         self._ls.protocol.notify(
@@ -165,7 +170,7 @@ class SessionReporter:
         elif isinstance(event, ToolCallStarted):
             target = tool_target(event.arguments)
             self.report(f"{self._turn_text()} · {event.name}" + (f" {target}" if target else ""))
-        elif event.kind in BUDGET_KINDS or isinstance(event, Notice):
+        elif getattr(event, "kind", "") in BUDGET_KINDS or isinstance(event, Notice):
             text = describe(event)
             if text:
                 self.report(text)

@@ -25,7 +25,7 @@ class LcProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Request id → what stops the work behind it; owned by the protocol because ids are its business.
-        self.request_cancellers: dict[MsgId, Callable[[], None]] = {}
+        self.request_cancellers: dict[MsgId, Callable[[], object]] = {}
 
     def _handle_cancel_notification(self, msg_id: MsgId) -> None:
         super()._handle_cancel_notification(msg_id)

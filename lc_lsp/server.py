@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -30,10 +31,10 @@ from agent import tokens
 from agent.backend import ModelMemory
 from lc_lsp import actions
 from lc_lsp.actions import DocumentAnalyses
-from lc_lsp.commands import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, Commands
+from lc_lsp.commands import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, CommandError, Commands
 from lc_lsp.jobs import Jobs
 from lc_lsp.protocol import LcProtocol
-from lc_lsp.ranges import normalize_encoding
+from lc_lsp.ranges import Encoding, normalize_encoding
 from lc_lsp.review import ClientEditCaps
 from lc_lsp.settings import SECTION, EditorSettings
 
@@ -103,18 +104,17 @@ class LcServer(LanguageServer):
     # --- where things are -----------------------------------------------------------------------
 
     def root_for(self, path: Path | None) -> Path:
-        """The workspace folder holding `path` (the innermost), else the root, else the file's folder."""
-        folders = [Path(p) for uri in self.workspace.folders if (p := to_fs_path(uri))]
-        if path is not None:
-            resolved = path.resolve()
-            holding = [f for f in folders if resolved.is_relative_to(f.resolve())]
-            if holding:
-                return max(holding, key=lambda f: len(f.parts))
+        """Where a session about `path` works: the innermost workspace folder (or root) holding it, else
+        the file's own folder — the agent can only touch files under its root. Without a path: the
+        workspace root, else the first folder, else the current directory."""
+        roots = [Path(p) for uri in self.workspace.folders if (p := to_fs_path(uri))]
         if self.workspace.root_path:
-            return Path(self.workspace.root_path)
-        if folders:
-            return folders[0]
-        return path.parent if path is not None else Path.cwd()
+            roots.append(Path(self.workspace.root_path))
+        if path is None:
+            return roots[-1] if self.workspace.root_path else (roots[0] if roots else Path.cwd())
+        resolved = path.resolve()
+        holding = [root for root in roots if resolved.is_relative_to(root.resolve())]
+        return max(holding, key=lambda root: len(root.resolve().parts)) if holding else resolved.parent
 
     @staticmethod
     def uri_for(path: Path) -> str:
@@ -141,8 +141,9 @@ class LcServer(LanguageServer):
     # --- what the client can do -----------------------------------------------------------------
 
     @property
-    def encoding(self) -> str:
-        return str(normalize_encoding(self.workspace.position_encoding or "utf-16"))
+    def encoding(self) -> Encoding:
+        """The position encoding negotiated at initialize (UTF-16 unless the client offered another)."""
+        return normalize_encoding(self.workspace.position_encoding or "utf-16")
 
     def edit_caps(self) -> ClientEditCaps:
         return ClientEditCaps.from_client(self.client_capabilities, self.encoding)
@@ -235,7 +236,7 @@ def create_server() -> LcServer:
         except (OSError, UnicodeDecodeError):
             return None
         analysis = ls.analyses.get(uri, document.version, text, document.language_id, document.path)
-        found = actions.code_actions(params, analysis, normalize_encoding(ls.encoding), lazy=ls.resolves_commands())
+        found = actions.code_actions(params, analysis, ls.encoding, lazy=ls.resolves_commands())
         return found or None
 
     @server.feature(types.CODE_ACTION_RESOLVE)
@@ -284,9 +285,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     # At INFO pygls logs every message body it sends, whole files included.
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrors())
     rpc_out = claim_stdout()
     create_server().start_io(sys.stdin.buffer, rpc_out)
     return 0
+
+
+class ExpectedErrors(logging.Filter):
+    """pygls logs every error answer with a traceback. A bad argument or an impossible request is the
+    caller's mistake and is answered with its reason; a traceback of it would only bury real errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, (JsonRpcInvalidParams, CommandError))
 
 
 def claim_stdout() -> BinaryIO:

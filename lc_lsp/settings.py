@@ -12,6 +12,7 @@ Secrets are refused here: an API key only ever comes from the environment variab
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from agent.settings import Settings, SettingsError, load_settings
 
 SECTION = "littleCoder"
-_SECRET_WORDS = ("apikey", "api_key", "token", "secret", "password")
+# A key named like a credential: apiKey, token, authToken, clientSecret, password, ... (snake_case form).
+_SECRET_NAME = re.compile(r"(?:^|_)(?:api_?key|key|token|secret|password|credentials?)$")
 
 
 class EditorSettings:
@@ -79,18 +81,15 @@ def section_of(options: Any) -> dict[str, Any]:
 
 
 def is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    if lowered in ("api_key_env", "apikeyenv"):
-        return False
-    return any(word in lowered for word in _SECRET_WORDS)
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in key).replace("-", "_").lstrip("_")
+    return snake not in Settings.model_fields and bool(_SECRET_NAME.search(snake))
 
 
 def settings_message(exc: SettingsError) -> str:
     """One line for window/showMessage: which field, what is wrong, where to fix it."""
     field = camel(exc.field)
     prefix = f"invalid setting '{exc.field}'" + (f" (from {exc.source})" if exc.source else "") + ": "
-    text = str(exc)
-    reason = text[len(prefix):] if text.startswith(prefix) else text
+    reason = str(exc).removeprefix(prefix)
     source = exc.source
     if source in ("arguments", "", "editor settings"):
         where = "fix it in your editor's littleCoder settings"

@@ -36,9 +36,11 @@ def implement_task(target: Target, path: str, text: str, instruction: str | None
         reason = f" ({target.stub_reason.value})" if target.stub_reason else ""
         parts = [
             f"Implement `{target.name}` in {path} ({where}). Its body is only a placeholder{reason}.",
-            "Replace the placeholder with a complete, working implementation that does what the name, "
-            "the signature, the doc comment and the code around it ask for. Keep the signature as it is "
-            "and leave the rest of the file alone unless the implementation needs a helper or an import.",
+            (
+                "Replace the placeholder with a complete, working implementation that does what the name, "
+                "the signature, the doc comment and the code around it ask for. Keep the signature as it is "
+                "and leave the rest of the file alone unless the implementation needs a helper or an import."
+            ),
             _excerpt(text, target.symbol_range or target.range, fence),
         ]
     elif target.kind == "todo":
@@ -54,8 +56,10 @@ def implement_task(target: Target, path: str, text: str, instruction: str | None
         parts = [
             f"Implement the code selected in {path} ({_lines(target.range)}{inside}):",
             _excerpt(text, target.range, fence),
-            "Turn the selection into a complete, working implementation; keep the code around it unless it "
-            "has to change too.",
+            (
+                "Turn the selection into a complete, working implementation; keep the code around it unless "
+                "it has to change too."
+            ),
         ]
     if instruction and instruction.strip():
         parts.append(f"The user adds: {instruction.strip()}")

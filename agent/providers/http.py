@@ -225,7 +225,7 @@ class ServerErrors:
     def from_httpx(self, exc: Exception, url: str) -> ProviderError:
         if isinstance(exc, httpx.InvalidURL):
             return ProviderError("connection", f"'{self.base_url}' is not a usable URL ({exc})",
-                                 hint="give --base-url as http://host:port", url=url)
+                                 hint="give the base URL (--base-url / littleCoder.baseUrl) as http://host:port", url=url)
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ProviderError("connection", f"cannot connect to {self.label} at {self.base_url} ({_reason(exc)})",
                                  hint=self.start_hint, url=url)
@@ -251,14 +251,14 @@ class ServerErrors:
     def bad_line(self, line: str, url: str, why: str) -> ProviderError:
         shown = line if len(line) <= 120 else line[:120] + " …"
         return ProviderError("bad_response", f"{self.label} at {self.base_url} sent {why}: {shown!r}",
-                             hint="is this URL really the model server? check --base-url", url=url)
+                             hint="is this URL really the model server? check the base URL (--base-url / littleCoder.baseUrl)", url=url)
 
 
 def _status_hint(status: int, message: str) -> str:
     if "support thinking" in message.lower():
         return "this model cannot think: set thinking_budget = 0 for it"
     if status == 404:
-        return ("is --base-url the server's root? e.g. http://127.0.0.1:11434 for Ollama, "
+        return ("is the base URL (--base-url / littleCoder.baseUrl) the server's root? e.g. http://127.0.0.1:11434 for Ollama, "
                 "http://127.0.0.1:8080 for llama-server")
     if status in (401, 403):
         return "the server wants an API key: put it in the variable named by api_key_env (LITTLE_CODER_API_KEY)"

@@ -37,7 +37,7 @@ from agent.providers.http import (
 )
 
 START_HINT = ("start llama.cpp's server with `llama-server -m model.gguf --port 8080` "
-              "(or LM Studio / vLLM), or point --base-url at the server you run")
+              "(or LM Studio / vLLM), or set the base URL (--base-url, or littleCoder.baseUrl in the editor) to the server you run")
 LABEL = "the OpenAI-compatible server"
 
 

@@ -198,8 +198,10 @@ async def _ripgrep(rg: str, root: Path, base: str, args: GrepInput, base_is_dir:
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
-    if proc.returncode == 2 and not search.files and not search.incomplete:
-        return None  # ripgrep's error exit with nothing found: typically a pattern it cannot parse
+    if proc.returncode not in (0, 1) and not search.files and not search.incomplete:
+        # ripgrep failed without finding anything (exit 2: typically a pattern it cannot parse; any
+        # other status: it did not run properly): the Python search answers instead.
+        return None
     return search
 
 

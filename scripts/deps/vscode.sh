@@ -110,13 +110,16 @@ install_code_server() {
     (cd "$cs/lib/vscode/bin/helpers" && ln -sf browser-linux.sh browser.sh)
     (cd "$cs/lib/vscode/extensions" && npm install --omit=dev --no-package-lock >&2) \
         || die "installing VS Code's built-in extensions' modules failed"
-    "$cs/out/node/entry.js" --version >/dev/null 2>&1 || node "$cs/out/node/entry.js" --version >&2 \
+    # code-server writes a config file under XDG_CONFIG_HOME even for --version: keep it out of ~/.config.
+    XDG_CONFIG_HOME="$TOOLS/.config" XDG_DATA_HOME="$TOOLS/.data" "$TOOLS/node_modules/.bin/code-server" --version >&2 \
         || die "code-server was installed but does not start"
     touch "$TOOLS/.complete"
     log "code-server ready in $((SECONDS - started)) s"
 }
 
 # The extension's dependencies (languageclient, esbuild, vsce, tsx, typescript) at the lockfile's versions.
+# --ignore-scripts: keytar (optional, for vsce publish) would fetch a prebuilt binary from GitHub, and
+# nothing here needs an install script (esbuild runs from its @esbuild/linux-x64 package).
 install_extension_modules() {
     [ -f "$EXTENSION/package-lock.json" ] || die "$EXTENSION/package-lock.json missing"
     local stamp="$EXTENSION/node_modules/.little-coder-lock" want
@@ -126,7 +129,7 @@ install_extension_modules() {
         return 0
     fi
     log "installing the extension's node_modules (npm ci)"
-    (cd "$EXTENSION" && npm ci --prefer-offline >&2) || die "npm ci in clients/vscode failed"
+    (cd "$EXTENSION" && npm ci --ignore-scripts --prefer-offline >&2) || die "npm ci in clients/vscode failed"
     echo "$want" > "$stamp"
 }
 
@@ -138,7 +141,7 @@ if [ -f "$TOOLS/.complete" ]; then
 else
     install_code_server
 fi
-install_extension_modules
-# Where the tests find the tools (tests/editors/vscode reads the same default).
+# Where the tests find the tools (tests/editors/vscode reads the same link).
 ln -sfn "$TOOLS" "$CACHE_ROOT/current"
+install_extension_modules
 log "ready: $TOOLS"

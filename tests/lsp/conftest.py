@@ -43,7 +43,8 @@ def fixed_converter() -> Any:
             return converter.structure(obj, types.Command)
         return converter.structure(obj, types.CodeAction)
 
-    converter.register_structure_hook(Union[types.Command, types.CodeAction], hook)
+    # typing.Union, not `|`: the hook is looked up by the exact type object lsprotocol uses.
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], hook)  # noqa: UP007
     return converter
 
 

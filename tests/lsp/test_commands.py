@@ -103,10 +103,10 @@ async def test_invalid_setting_is_shown_once_and_blocks_sessions(editor: Editor)
     await editor.configure(maxTurns=0)
     await editor.configure(maxTurns=0)  # re-pulled unchanged: not shown again
     errors = [m for m in editor.client.messages[shown_before:] if m.type == types.MessageType.Error]
-    assert [m.message for m in errors] == [
+    assert [m.message for m in errors] == [(
         "little-coder: invalid setting 'maxTurns': Input should be greater than or equal to 1 — "
         "fix it in your editor's littleCoder settings"
-    ]
+    )]
     with pytest.raises(JsonRpcException, match="invalid setting 'maxTurns'"):
         await editor.execute("littleCoder.ask", {"instruction": "say hello"})
     await editor.configure()

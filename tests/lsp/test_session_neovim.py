@@ -13,7 +13,14 @@ from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import ScriptedModelServer
 from tests.lsp.conftest import MODEL, Editor, server_config, start_editor
-from tests.lsp.test_session_vscode import EXPECTED, LEAP, TESTS, implement_leap, leap_script, setup_leap
+from tests.lsp.test_session_vscode import (
+    EXPECTED,
+    LEAP,
+    TESTS,
+    implement_leap,
+    leap_script,
+    setup_leap,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

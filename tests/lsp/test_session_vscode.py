@@ -202,13 +202,12 @@ async def test_user_typing_during_the_session_survives(editor: Editor, model: Sc
     folder = "typing"
     setup_leap(editor, folder)
     slow_summary = "Done: " + " ".join(["the function now follows the Gregorian rules."] * 8)
-    model.replace_replies([
-        Reply(calls=[Call("Edit", {"file_path": f"{folder}/leap.py", "old_string": "    raise NotImplementedError\n",
-                                   "new_string": IMPLEMENTED})]),
-        Reply(slow_summary, tokens_per_second=150),  # about half a second of streaming
-    ])
+    script = leap_script(folder)
+    model.replace_replies([script[1], script[2], Reply(slow_summary, tokens_per_second=150)])  # ~0.5 s to stream
+    shown_before = len(editor.client.messages)
     session = await implement_leap(editor, folder)
-    await editor.wait_event(session, lambda e: e["kind"] == "tool_call_finished" and e.get("name") == "Edit")
+    await editor.wait_event(session, lambda e: e["kind"] == "turn_started" and e["turn"] == 3)
+    # While the agent finishes, the user adds a line at the top and changes the line the agent changed.
     note = "# edited by the user while the agent worked ✍\n"
     editor.type(f"{folder}/leap.py", 0, note)
     label_at = editor.text(f"{folder}/leap.py").index('"common"')  # type: ignore[union-attr]
@@ -216,11 +215,17 @@ async def test_user_typing_during_the_session_survives(editor: Editor, model: Sc
     status = await editor.wait_finished(session)
 
     assert status["state"] == "applied", status
+    # Their text survives: the note, and their label line (the agent's change to it is left out) ...
     expected = note + LEAP.replace("    raise NotImplementedError\n", IMPLEMENTED).replace('"common"', '"common (user)"')
     assert editor.text(f"{folder}/leap.py") == expected
     request = editor.edit_requests[-1]
     (document,) = request.edit.document_changes or []
     assert isinstance(document, types.TextDocumentEdit) and document.text_document.version == 3
+    assert len(document.edits) == 1
+    # ... and they are told which change was left out.
+    (warning,) = [m for m in editor.client.messages[shown_before:] if m.type == types.MessageType.Warning]
+    assert "1 change(s) left out because you edited the same lines" in warning.message
+    assert f"{folder}/leap.py: line 11" in warning.message
 
 
 async def test_undo_reverts_the_last_accepted_session(editor: Editor, model: ScriptedModelServer) -> None:

@@ -111,7 +111,7 @@ class RawClient:
         return messages
 
 
-async def run_session(command: list[str], root: Path, model: ScriptedModelServer) -> RawClient:
+async def run_session(command: list[str], root: Path, model: ScriptedModelServer, *, progress: bool) -> RawClient:
     env = server_config().server_env
     process = await asyncio.create_subprocess_exec(
         *command, cwd=root, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -121,7 +121,7 @@ async def run_session(command: list[str], root: Path, model: ScriptedModelServer
     client.request("initialize", {
         "processId": os.getpid(), "rootUri": uri, "workspaceFolders": [{"uri": uri, "name": "ws"}],
         "capabilities": {
-            "window": {"workDoneProgress": True},
+            "window": {"workDoneProgress": progress},
             "workspace": {"configuration": True, "workspaceEdit": {
                 "documentChanges": True, "resourceOperations": ["create"],
                 "changeAnnotationSupport": {"groupsOnLabel": True}}},
@@ -177,17 +177,19 @@ def model() -> Any:
         yield server
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param([sys.executable, "-m", "lc_lsp"], id="python -m lc_lsp"),
-    pytest.param([sys.executable, "-c", NOISY_SERVER], id="library code printing to stdout"),
+@pytest.mark.parametrize(("command", "progress"), [
+    pytest.param([sys.executable, "-m", "lc_lsp"], True, id="python -m lc_lsp"),
+    # Also: a client without workDoneProgress gets no progress, and nothing breaks.
+    pytest.param([sys.executable, "-c", NOISY_SERVER], False, id="library code printing to stdout"),
 ])
 async def test_a_whole_session_over_raw_stdio_is_clean_json_rpc(
-        command: list[str], tmp_path: Path, model: ScriptedModelServer) -> None:
+        command: list[str], progress: bool, tmp_path: Path, model: ScriptedModelServer) -> None:
     (tmp_path / "leap.py").write_text(STUB)
-    client = await run_session(command, tmp_path, model)
+    client = await run_session(command, tmp_path, model, progress=progress)
     # Reaching here means every byte parsed as a frame; check the conversation was the real one.
     methods = [m.get("method") for m in client.received]
-    assert "$/progress" in methods and "littleCoder/event" in methods and "workspace/applyEdit" in methods
+    assert "littleCoder/event" in methods and "workspace/applyEdit" in methods
+    assert ("$/progress" in methods) is progress and ("window/workDoneProgress/create" in methods) is progress
     finished = next(m for m in client.received if m.get("method") == "littleCoder/sessionFinished")
     assert finished["params"]["state"] == "applied"
     assert (tmp_path / "leap.py").read_text() == IMPLEMENTED

@@ -84,8 +84,10 @@ def test_problem_is_reported_once_per_distinct_problem(tmp_path: Path) -> None:
 
 
 def test_secret_keys() -> None:
-    assert is_secret_key("apiKey") and is_secret_key("api_key") and is_secret_key("authToken")
-    assert not is_secret_key("apiKeyEnv") and not is_secret_key("api_key_env") and not is_secret_key("model")
+    for key in ("apiKey", "api_key", "apikey", "authToken", "token", "clientSecret", "password", "openai-api-key"):
+        assert is_secret_key(key), key
+    for key in ("apiKeyEnv", "api_key_env", "model", "maxOutputTokens", "max_output_tokens", "keepAlive"):
+        assert not is_secret_key(key), key
 
 
 def test_settings_message_names_the_field_and_where_to_fix_it() -> None:

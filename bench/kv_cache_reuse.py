@@ -1,0 +1,351 @@
+"""Prompt-cache reuse on a real llama-server: our prefix-stable prompt layout against the original's.
+
+llama-server keeps the KV cache of a slot's last prompt and evaluates only what follows the longest
+common prefix with the next one (`timings.cache_n` reused, `timings.prompt_n` evaluated). Our layout
+(`prompt_layout = "stable"`) keeps the system prompt fixed and sends the per-call guidance as a small
+message at the tail, so each call should evaluate little more than what the conversation gained.
+The original rebuilt its system prompt around the selected guidance every call (`"rewrite"`), so a
+guidance change invalidates the whole cached conversation.
+
+One fixed session is replayed through the real prompt pipeline (system_prompt, guidance selection,
+text_tools.to_text_mode when the model lacks native tools, build_messages) and the real OpenAI
+provider, once per layout, on a fresh server each time (or an erased slot when --base-url is
+given). The session is the bundled leap exercise: 7 tool turns whose results come from running our
+real tools once on a temporary copy, so both layouts send exactly the same conversation. Every call
+asks for one token (max_output_tokens = 1), so the time measured is prompt evaluation.
+
+Per call it reports `appended` (tokens of this call's stable-layout prompt after the prefix it shares
+with the previous call's: the new assistant turn and tool results plus this call's guidance note),
+`evaluated` (prompt_n), `cache_n` and `prompt_ms`, token counts taken from the server's own template
+and tokenizer (POST /apply-template, /tokenize). Goal: on calls >= 2, evaluated <= 1.1 x appended
+for the stable layout.
+
+    python bench/kv_cache_reuse.py [--base-url URL] [--cache-reuse N] [--guidance-budget N] [--out FILE]
+
+Without --base-url it starts the embedded server (scripts/deps/llama.sh builds it) with one slot and
+the given --cache-reuse (default 0: prefix reuse only, as a default llama-server does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent import text_tools  # noqa: E402
+from agent.embedded import DEFAULT_CONTEXT, EmbeddedServer  # noqa: E402
+from agent.guidance import GuidanceLibrary, select  # noqa: E402
+from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage  # noqa: E402
+from agent.profiles import Effective, effective  # noqa: E402
+from agent.prompt import build_messages, guidance_block, system_prompt  # noqa: E402
+from agent.providers.base import ChatRequest, StreamEnd, ToolSpec  # noqa: E402
+from agent.providers.openai_compat import OpenAICompatProvider, chat_body  # noqa: E402
+from agent.providers.probe import Capabilities, probe  # noqa: E402
+from agent.settings import PromptLayout, Settings  # noqa: E402
+from agent.tools.base import ToolContext  # noqa: E402
+from agent.tools.registry import default_tools  # noqa: E402
+from agent.workspace import DiskWorkspace  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "leap"
+TASK = "Implement is_leap in leap.py so that the tests in test_leap.py pass."
+INSTRUCTIONS = ".docs/instructions.md"
+GOAL_RATIO = 1.1
+LAYOUTS: tuple[PromptLayout, ...] = ("stable", "rewrite")
+
+# The scripted agent: what it says and which call it makes, turn by turn. The first implementation
+# misses the century rule, so the tests fail once and the session goes through a recovery.
+WRONG = "    return year % 4 == 0"
+RIGHT = "    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)"
+SCRIPT: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("I'll start with the project's instructions.", "Read", {"file_path": INSTRUCTIONS}),
+    ("Now the stub I have to fill in.", "Read", {"file_path": "leap.py"}),
+    ("And the tests it must pass.", "Read", {"file_path": "test_leap.py"}),
+    ("A leap year is divisible by 4.", "Edit",
+     {"file_path": "leap.py", "old_string": "    raise NotImplementedError", "new_string": WRONG}),
+    ("Let me run the tests.", "Bash", {"command": "python -m pytest -q -p no:cacheprovider"}),
+    ("The century rule is missing: divisible by 100 is not leap unless divisible by 400.", "Edit",
+     {"file_path": "leap.py", "old_string": WRONG, "new_string": RIGHT}),
+    ("Running the tests again.", "Bash", {"command": "python -m pytest -q -p no:cacheprovider"}),
+)
+
+
+@dataclass
+class Turn:
+    reply: AssistantMessage
+    results: list[ToolMessage]
+    read: list[str] = field(default_factory=list)  # paths this turn Read
+
+
+async def record_session(workdir: Path) -> list[Turn]:
+    """Run the script's calls with the real tools on a copy of the example, once: both layouts then
+    replay these exact messages (pytest's timing line would differ between two live runs)."""
+    shutil.copytree(EXAMPLE, workdir)
+    tools = {tool.name: tool for tool in default_tools()}
+    ctx = ToolContext(workspace=DiskWorkspace(workdir), settings=Settings(bash="always"))
+    turns: list[Turn] = []
+    for index, (text, name, arguments) in enumerate(SCRIPT):
+        call = ToolCall(id=f"call_{index}", name=name, arguments=arguments)
+        tool = tools[name]
+        result = await tool.run(tool.parse(arguments), ctx)
+        message = ToolMessage(tool_call_id=call.id, name=name, content=result.content, is_error=result.is_error)
+        read = [arguments["file_path"]] if name == "Read" else []
+        turns.append(Turn(AssistantMessage(content=text, tool_calls=(call,)), [message], read))
+    return turns
+
+
+@dataclass
+class Call:
+    messages: list[Message]
+    guidance: str | None
+
+
+def calls_for(layout: PromptLayout, turns: Sequence[Turn], specs: list[ToolSpec], config: Effective) -> list[Call]:
+    """The message list of every model call of the session, built the way Session builds it."""
+    library = GuidanceLibrary.bundled()
+    system = system_prompt(specs, text_tools_block=text_tools.instructions(specs) if config.text_tools else None)
+    history: list[Message] = [UserMessage(content=TASK, origin="task")]
+    read: set[str] = set()
+    calls: list[Call] = []
+    for number in range(len(turns) + 1):
+        if number:
+            turn = turns[number - 1]
+            history += [turn.reply, *turn.results]
+            read.update(turn.read)
+        selection = select(library, task=TASK, history=history, tool_names=[s.name for s in specs],
+                           budget=config.guidance_budget)
+        unread = [] if INSTRUCTIONS in read else [INSTRUCTIONS]
+        guidance = guidance_block(selection, unread, first_turn=number == 0)
+        shown = text_tools.to_text_mode(history) if config.text_tools else history
+        calls.append(Call(build_messages(system, shown, guidance, layout), guidance))
+    return calls
+
+
+def request_for(call: Call, model: str, specs: list[ToolSpec], config: Effective) -> ChatRequest:
+    return ChatRequest(model=model, messages=call.messages, tools=[] if config.text_tools else specs, think=False,
+                       temperature=0.0, context_size=config.context_size, max_output_tokens=1)
+
+
+async def prompt_tokens(client: httpx.AsyncClient, base_url: str, request: ChatRequest) -> list[int]:
+    """The request's prompt in the server's own tokens: its chat template, then its tokenizer."""
+    body = chat_body(request)
+    body.pop("stream", None)
+    body.pop("stream_options", None)
+    templated = (await client.post(f"{base_url}/apply-template", json=body)).raise_for_status().json()
+    tokenized = await client.post(f"{base_url}/tokenize",
+                                  json={"content": templated["prompt"], "add_special": True, "parse_special": True})
+    return [int(t) for t in tokenized.raise_for_status().json()["tokens"]]
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+async def measure(layout: PromptLayout, base_url: str, model: str, turns: Sequence[Turn], specs: list[ToolSpec],
+                  config: Effective, appended: list[int]) -> dict[str, Any]:
+    provider = OpenAICompatProvider(base_url, connect_timeout=10.0, stall_timeout=600.0)
+    rows: list[dict[str, Any]] = []
+    previous: list[int] = []
+    try:
+        async with httpx.AsyncClient(timeout=60.0) as client:
+            for number, call in enumerate(calls_for(layout, turns, specs, config), start=1):
+                request = request_for(call, model, specs, config)
+                ids = await prompt_tokens(client, base_url, request)
+                started = time.monotonic()
+                end: StreamEnd | None = None
+                async for delta in provider.stream(request):
+                    if isinstance(delta, StreamEnd):
+                        end = delta
+                wall = time.monotonic() - started
+                assert end is not None
+                timings = end.usage.timings
+                evaluated = int(timings["prompt_n"])
+                row = {
+                    "call": number,
+                    "prompt_tokens": len(ids),
+                    "shared_with_previous": common_prefix(ids, previous),
+                    "appended": appended[number - 1],
+                    "evaluated": evaluated,
+                    "cache_n": int(timings.get("cache_n", 0)),
+                    "prompt_ms": round(float(timings["prompt_ms"]), 1),
+                    "wall_ms": round(wall * 1000, 1),
+                    "evaluated_over_appended": round(evaluated / max(appended[number - 1], 1), 3),
+                }
+                rows.append(row)
+                previous = ids
+                print(f"[{layout}] call {number}: prompt {len(ids)}, appended {row['appended']}, "
+                      f"evaluated {evaluated}, cache_n {row['cache_n']}, {row['prompt_ms']} ms", file=sys.stderr)
+    finally:
+        await provider.aclose()
+    later = rows[1:]
+    return {
+        "calls": rows,
+        "total_evaluated": sum(r["evaluated"] for r in rows),
+        "total_prompt_ms": round(sum(r["prompt_ms"] for r in rows), 1),
+        "evaluated_calls_2_on": sum(r["evaluated"] for r in later),
+        "appended_calls_2_on": sum(r["appended"] for r in later),
+        "prompt_ms_calls_2_on": round(sum(r["prompt_ms"] for r in later), 1),
+        "max_ratio_calls_2_on": max((r["evaluated_over_appended"] for r in later), default=0.0),
+    }
+
+
+async def stable_appended(base_url: str, model: str, turns: Sequence[Turn], specs: list[ToolSpec],
+                          config: Effective) -> tuple[list[int], list[int]]:
+    """Per call: tokens after the prefix shared with the previous call's stable prompt, and the guidance
+    note's own size. Computed once: the content appended is the same whichever layout carries it."""
+    appended: list[int] = []
+    previous: list[int] = []
+    async with httpx.AsyncClient(timeout=60.0) as client:
+        for call in calls_for("stable", turns, specs, config):
+            ids = await prompt_tokens(client, base_url, request_for(call, model, specs, config))
+            appended.append(len(ids) - common_prefix(ids, previous))
+            previous = ids
+        guidance = []
+        for call in calls_for("stable", turns, specs, config):
+            if call.guidance is None:
+                guidance.append(0)
+                continue
+            tokenized = await client.post(f"{base_url}/tokenize", json={"content": call.guidance})
+            guidance.append(len(tokenized.raise_for_status().json()["tokens"]))
+    return appended, guidance
+
+
+@dataclass
+class Target:
+    base_url: str
+    model: str
+    capabilities: Capabilities
+    props: dict[str, Any]
+
+
+async def identify(base_url: str) -> Target:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        models = (await client.get(f"{base_url}/v1/models")).raise_for_status().json()["data"]
+        props = (await client.get(f"{base_url}/props")).raise_for_status().json()
+    model = str(models[0]["id"])
+    return Target(base_url, model, await probe("openai", base_url, model, timeout=10.0), props)
+
+
+async def erase_slots(base_url: str, slots: int) -> None:
+    """Forget what an external server has cached, so the layout measured second gets no head start."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        for slot in range(slots):
+            response = await client.post(f"{base_url}/slots/{slot}", params={"action": "erase"})
+            if response.status_code >= 400:
+                raise SystemExit(f"cannot erase slot {slot} of {base_url} (HTTP {response.status_code}): start "
+                                 "llama-server with --slots, or let the bench start its own server")
+
+
+def configure(target: Target, guidance_budget: int | None) -> Effective:
+    settings = Settings(model=target.model, guidance_budget=guidance_budget, context_size=target.capabilities.context_size)
+    return effective(settings, target.model, server_context=target.capabilities.context_size,
+                     native_tools=target.capabilities.native_tools)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    specs = [tool.spec() for tool in default_tools()]
+    with tempfile.TemporaryDirectory() as tmp:
+        turns = await record_session(Path(tmp) / "leap")
+    layouts: dict[str, Any] = {}
+    appended: list[int] = []
+    guidance: list[int] = []
+    server: dict[str, Any] = {}
+    setup: dict[str, Any] = {}
+    for layout in LAYOUTS:
+        embedded: EmbeddedServer | None = None
+        if args.base_url:
+            base_url = args.base_url.rstrip("/")
+        else:
+            embedded = EmbeddedServer.installed(context_size=args.context_size, slots=1,
+                                                cache_reuse=args.cache_reuse, threads=args.threads)
+            base_url = await embedded.start()
+        try:
+            target = await identify(base_url)
+            slots = int(target.props.get("total_slots", 1))
+            if args.base_url:
+                await erase_slots(base_url, slots)
+            config = configure(target, args.guidance_budget)
+            if not appended:
+                appended, guidance = await stable_appended(base_url, target.model, turns, specs, config)
+                server = {
+                    "base_url": base_url if args.base_url else "embedded",
+                    "build_info": target.props.get("build_info"),
+                    "model": target.model,
+                    "n_ctx": target.capabilities.context_size,
+                    "total_slots": slots,
+                    "cache_reuse": None if args.base_url else args.cache_reuse,
+                    "started_fresh_per_layout": not args.base_url,
+                    "command": embedded.command(embedded.port)[1:] if embedded else None,
+                }
+                setup = {
+                    "calls": len(turns) + 1,
+                    "text_tools": config.text_tools,
+                    "guidance_budget": config.guidance_budget,
+                    "guidance_tokens_per_call": guidance,
+                    "max_output_tokens": 1,
+                }
+            layouts[layout] = await measure(layout, base_url, target.model, turns, specs, config, appended)
+        finally:
+            if embedded is not None:
+                await embedded.stop()
+    stable, rewrite = layouts["stable"], layouts["rewrite"]
+    return {
+        "bench": "kv_cache_reuse",
+        "server": server,
+        "session": setup,
+        "layouts": layouts,
+        "rewrite_over_stable": {
+            "evaluated_calls_2_on": _ratio(rewrite["evaluated_calls_2_on"], stable["evaluated_calls_2_on"]),
+            "prompt_ms_calls_2_on": _ratio(rewrite["prompt_ms_calls_2_on"], stable["prompt_ms_calls_2_on"]),
+            "total_evaluated": _ratio(rewrite["total_evaluated"], stable["total_evaluated"]),
+            "total_prompt_ms": _ratio(rewrite["total_prompt_ms"], stable["total_prompt_ms"]),
+        },
+        "goal": {
+            "stable_evaluated_at_most_x_appended_on_calls_2_on": GOAL_RATIO,
+            "stable_max_ratio": stable["max_ratio_calls_2_on"],
+            "met": stable["max_ratio_calls_2_on"] <= GOAL_RATIO,
+        },
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", help="an already running llama-server (default: start the embedded one)")
+    parser.add_argument("--context-size", type=int, default=DEFAULT_CONTEXT, help="embedded server's -c")
+    parser.add_argument("--cache-reuse", type=int, default=0, help="embedded server's --cache-reuse (0: off)")
+    parser.add_argument("--threads", type=int, help="embedded server's -t")
+    parser.add_argument("--guidance-budget", type=int, help="tokens of guidance per call (default: the profile's)")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    report = asyncio.run(run(args))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0 if report["goal"]["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

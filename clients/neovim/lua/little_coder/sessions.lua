@@ -1,0 +1,311 @@
+--- The sessions this editor knows of, as the server reports them ($/progress, littleCoder/event,
+--- littleCoder/sessionFinished), turned into notifications and a statusline text.
+local Sessions = {}
+Sessions.__index = Sessions
+
+local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
+local ACTIVE = { running = true, reviewing = true }
+local PROGRESS_PREFIX = "littleCoder/"
+local FINAL_TEXT_CHARS = 600
+
+--- @class little_coder.Session
+--- @field id string
+--- @field title string
+--- @field state string running | reviewing | one of the server's final states
+--- @field turn integer
+--- @field cap integer
+--- @field tool? string what the current tool call acts on
+--- @field message string
+--- @field final_text string
+--- @field accepted string[]
+--- @field rejected string[]
+--- @field order integer
+
+--- @param notify fun(message: string, level: integer)
+--- @param log little_coder.Log
+--- @param on_change fun()
+--- @param notify_turns boolean also notify every turn
+function Sessions.new(notify, log, on_change, notify_turns)
+  return setmetatable({
+    notify_turns = notify_turns,
+    by_id = {},
+    count = 0,
+    notify = notify,
+    log = log,
+    on_change = on_change,
+    shown = {}, -- window/showMessage texts already shown, so a final error is not shown twice
+  }, Sessions)
+end
+
+--- @param id string
+--- @return little_coder.Session
+function Sessions:get(id)
+  local session = self.by_id[id]
+  if not session then
+    self.count = self.count + 1
+    session = {
+      id = id,
+      title = "session " .. id,
+      state = "running",
+      turn = 0,
+      cap = 0,
+      message = "",
+      final_text = "",
+      accepted = {},
+      rejected = {},
+      order = self.count,
+    }
+    self.by_id[id] = session
+  end
+  return session
+end
+
+--- Every session, newest first.
+--- @return little_coder.Session[]
+function Sessions:list()
+  local all = vim.tbl_values(self.by_id)
+  table.sort(all, function(a, b)
+    return a.order > b.order
+  end)
+  return all
+end
+
+--- The newest session still running or in review.
+--- @return little_coder.Session?
+function Sessions:active()
+  for _, session in ipairs(self:list()) do
+    if ACTIVE[session.state] then
+      return session
+    end
+  end
+  return nil
+end
+
+--- The newest finished session (what `revise` continues by default).
+--- @return little_coder.Session?
+function Sessions:last_finished()
+  for _, session in ipairs(self:list()) do
+    if not ACTIVE[session.state] then
+      return session
+    end
+  end
+  return nil
+end
+
+--- A session this editor started (the command's reply), known before its first event.
+function Sessions:started(id)
+  self:get(id)
+  self.on_change()
+end
+
+--- The review of the session whose edit is labelled `label` ("little-coder: <title>") has opened.
+function Sessions:reviewing(label)
+  for _, session in ipairs(self:list()) do
+    if "little-coder: " .. session.title == label and ACTIVE[session.state] then
+      session.state = "reviewing"
+      self.on_change()
+      return
+    end
+  end
+end
+
+--- @param message string
+function Sessions:shown_message(message)
+  self.shown[#self.shown + 1] = message
+  if #self.shown > 20 then
+    table.remove(self.shown, 1)
+  end
+end
+
+function Sessions:_already_shown(text)
+  for _, message in ipairs(self.shown) do
+    if text ~= "" and message:find(text, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
+--- `$/progress` for one of our tokens ("littleCoder/<session id>").
+--- @param token string|integer
+--- @param value table
+--- @return boolean handled
+function Sessions:progress(token, value)
+  if type(token) ~= "string" or token:sub(1, #PROGRESS_PREFIX) ~= PROGRESS_PREFIX then
+    return false
+  end
+  local session = self:get(token:sub(#PROGRESS_PREFIX + 1))
+  if value.kind == "begin" then
+    session.title = (value.title or session.title):gsub("^little%-coder: ", "")
+    self.notify(("little-coder: %s — started"):format(session.title), INFO)
+    self.log:add(("[%s] %s — started"):format(session.id, session.title))
+  elseif value.kind == "end" and value.message then
+    if value.message:find("review$") then
+      session.state = "reviewing"
+    end
+    self.notify(("little-coder: %s — %s"):format(session.title, value.message), INFO)
+  end
+  self.on_change()
+  return true
+end
+
+--- Our own short words for the small-model mechanisms as they fire.
+--- @param event table
+--- @return string?
+local function describe(event)
+  local kind = event.kind
+  if kind == "thinking_budget" then
+    if event.native then
+      return ("the server stopped thinking at the %d-token budget"):format(event.budget)
+    end
+    return ("thinking passed its %d-token budget: retrying without it"):format(event.budget)
+  elseif kind == "write_guard" then
+    return ("Write on existing %s refused: the model is told to Edit it"):format(event.path)
+  elseif kind == "repair" then
+    return ("recovered a malformed %s call"):format(event.name)
+  elseif kind == "correction" then
+    local reason = event.reason:gsub("_", " ")
+    if event.accepted then
+      return ("took a reply as it was after repeated corrections (%s)"):format(reason)
+    end
+    return ("asked the model to correct its reply (%s)"):format(reason)
+  elseif kind == "cap_warning" then
+    return ("turn %d of %d: the model is asked to wrap up"):format(event.turn, event.cap)
+  elseif kind == "compaction" then
+    return ("context compacted from %d to %d tokens"):format(event.tokens_before, event.tokens_after)
+  elseif kind == "notice" then
+    return event.message
+  end
+  return nil
+end
+
+--- A short name for what a tool call acts on.
+local function tool_target(arguments)
+  for _, key in ipairs({ "file_path", "path", "pattern", "command" }) do
+    local value = arguments and arguments[key]
+    if type(value) == "string" and value ~= "" then
+      value = value:gsub("%s+", " ")
+      return #value > 40 and (value:sub(1, 39) .. "…") or value
+    end
+  end
+  return nil
+end
+
+--- `littleCoder/event` {sessionId, event}.
+function Sessions:event(id, event)
+  local session = self:get(id)
+  local kind = event.kind
+  if kind == "turn_started" then
+    session.turn, session.cap, session.tool = event.turn, event.cap, nil
+    if self.notify_turns then
+      self.notify(("little-coder: %s — turn %d/%d"):format(session.title, event.turn, event.cap), INFO)
+    end
+  elseif kind == "tool_call_started" then
+    local target = tool_target(event.arguments)
+    session.tool = event.name .. (target and (" " .. target) or "")
+  elseif kind == "session_finished" then
+    session.final_text = event.final_text or ""
+  else
+    local text = describe(event)
+    if text then
+      self.notify(("little-coder: %s"):format(text), kind == "notice" and INFO or WARN)
+    end
+  end
+  self.on_change()
+end
+
+local FINISHED = {
+  applied = { INFO, "applied" },
+  partial = { INFO, "applied in part" },
+  rejected = { INFO, "every change rejected" },
+  discarded = { INFO, "discarded" },
+  refused = { WARN, "not applied" },
+  conflicted = { WARN, "every change collided with your edits" },
+  no_changes = { INFO, "finished without changes" },
+  cancelled = { WARN, "cancelled" },
+  error = { ERROR, "failed" },
+  undone = { INFO, "undone" },
+}
+
+--- `littleCoder/sessionFinished`: the session's final status.
+function Sessions:finished(status)
+  local session = self:get(status.sessionId)
+  session.state = status.state
+  session.title = status.title or session.title
+  session.message = status.message or ""
+  session.accepted = status.accepted or {}
+  session.rejected = status.rejected or {}
+  session.tool = nil
+  local level, words = unpack(FINISHED[status.state] or { INFO, status.state })
+  local text = ("little-coder: %s — %s"):format(session.title, words)
+  if status.state == "partial" or status.state == "rejected" or status.state == "discarded" then
+    text = text
+      .. ("; %d hunk(s) accepted, %d rejected. `:LittleCoder revise [comment]` sends the rejected ones back"):format(
+        #session.accepted,
+        #session.rejected
+      )
+  elseif status.state == "applied" then
+    text = text .. (" (%d hunk(s))"):format(#session.accepted)
+  end
+  if session.message ~= "" then
+    text = text .. ": " .. session.message
+  end
+  if status.state == "no_changes" and session.final_text ~= "" then
+    local answer = session.final_text
+    if #answer > FINAL_TEXT_CHARS then
+      answer = answer:sub(1, FINAL_TEXT_CHARS) .. "… (`:LittleCoder log` has all of it)"
+    end
+    text = text .. "\n" .. answer
+  end
+  -- The server already showed an error through window/showMessage: do not show it twice.
+  if not (level == ERROR and self:_already_shown(session.message)) then
+    self.notify(text, level)
+  end
+  self.log:add(("[%s] %s — %s%s"):format(session.id, session.title, status.state,
+    session.message ~= "" and (": " .. session.message) or ""))
+  if session.final_text ~= "" then
+    self.log:add(("[%s] answer:\n%s"):format(session.id, session.final_text))
+  end
+  self.on_change()
+end
+
+--- Sessions still running, for `:LittleCoder cancel` completion.
+--- @return string[]
+function Sessions:ids(only_active)
+  local ids = {}
+  for _, session in ipairs(self:list()) do
+    if not only_active or ACTIVE[session.state] then
+      ids[#ids + 1] = session.id
+    end
+  end
+  return ids
+end
+
+--- The statusline text: empty when nothing runs.
+--- @return string
+function Sessions:status_line()
+  local active = {}
+  for _, session in ipairs(self:list()) do
+    if ACTIVE[session.state] then
+      active[#active + 1] = session
+    end
+  end
+  local session = active[1]
+  if not session then
+    return ""
+  end
+  local more = #active > 1 and ("+%d "):format(#active - 1) or ""
+  if session.state == "reviewing" then
+    return ("LC %sreview: %s"):format(more, session.title)
+  end
+  if session.cap == 0 then
+    return ("LC %sstarting: %s"):format(more, session.title)
+  end
+  local text = ("LC %sturn %d/%d"):format(more, session.turn, session.cap)
+  if session.tool then
+    text = text .. " · " .. session.tool
+  end
+  return text
+end
+
+return Sessions

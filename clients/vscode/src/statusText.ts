@@ -1,0 +1,163 @@
+// What the status-bar item says, derived from the server's events. Pure: the extension owns the
+// StatusBarItem and the flash timer, this module owns the words.
+
+import { AgentEvent, SessionStatus } from './protocol';
+
+export const NAME = 'little-coder';
+
+/** A status-bar view: codicon + text, and a tooltip. */
+export interface StatusView {
+  text: string;
+  tooltip: string;
+}
+
+export type ServerState = 'starting' | 'running' | 'missing' | 'failed' | 'stopped';
+
+const FINISHED_WORDS: Record<string, string> = {
+  applied: 'applied',
+  partial: 'partly applied',
+  rejected: 'all changes rejected',
+  discarded: 'discarded',
+  refused: 'edit refused by the editor',
+  conflicted: 'changes conflicted with yours',
+  no_changes: 'finished, no changes',
+  cancelled: 'cancelled',
+  error: 'failed',
+  undone: 'undone',
+};
+
+export function turnText(turn: number, cap: number): string {
+  return `${NAME}: turn ${turn}/${cap}`;
+}
+
+/** A short line for a budget event (a small-model mechanism firing), or undefined for other events. */
+export function budgetFlash(event: AgentEvent): string | undefined {
+  switch (event.kind) {
+    case 'thinking_budget':
+      return `thinking budget ${num(event.budget)} hit`;
+    case 'write_guard':
+      return `write guard: ${str(event.path)}`;
+    case 'repair':
+      return `repaired a ${str(event.name)} call`;
+    case 'correction':
+      return `correction: ${str(event.reason).replace(/_/g, ' ')}`;
+    case 'cap_warning':
+      return `turn ${num(event.turn)}/${num(event.cap)}: asked to finish`;
+    case 'compaction':
+      return `context compacted ${num(event.tokens_before)} → ${num(event.tokens_after)} tokens`;
+    default:
+      return undefined;
+  }
+}
+
+function num(value: unknown): string {
+  return typeof value === 'number' ? String(value) : '?';
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '?';
+}
+
+interface Running {
+  title: string;
+  turn: number;
+  cap: number;
+  reviewing: boolean;
+}
+
+/** The sessions the status bar speaks for, in start order, and the last one that ended. */
+export class StatusModel {
+  private readonly running = new Map<string, Running>();
+  private readonly ended = new Set<string>();
+  private last: SessionStatus | undefined;
+  private server: ServerState = 'starting';
+
+  setServer(state: ServerState): void {
+    this.server = state;
+  }
+
+  /** A session the extension started (the command's reply), before its first event. */
+  started(sessionId: string, title: string): void {
+    if (!this.running.has(sessionId) && !this.ended.has(sessionId)) {
+      this.running.set(sessionId, { title, turn: 0, cap: 0, reviewing: false });
+    }
+  }
+
+  titled(sessionId: string, title: string): void {
+    if (!this.ended.has(sessionId)) {
+      this.ensure(sessionId).title = title;
+    }
+  }
+
+  /** Feed an event; returns the text to flash for a budget event. */
+  event(sessionId: string, event: AgentEvent): string | undefined {
+    if (this.ended.has(sessionId)) {
+      return undefined;
+    }
+    if (event.kind === 'session_finished') {
+      // The review may still follow: the session counts as running until littleCoder/sessionFinished.
+      this.ensure(sessionId).reviewing = true;
+      return undefined;
+    }
+    const session = this.ensure(sessionId);
+    if (event.kind === 'turn_started' && typeof event.turn === 'number' && typeof event.cap === 'number') {
+      session.turn = event.turn;
+      session.cap = event.cap;
+    }
+    const flash = budgetFlash(event);
+    return flash === undefined ? undefined : `${NAME}: ${flash}`;
+  }
+
+  finished(status: SessionStatus): void {
+    this.running.delete(status.sessionId);
+    this.ended.add(status.sessionId);
+    this.last = status;
+  }
+
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  view(): StatusView {
+    const tooltip = 'little-coder: click to show the log';
+    if (this.server === 'missing') {
+      return { text: `$(error) ${NAME}: server not found`, tooltip: 'little-coder: the language server was not found — click for the log' };
+    }
+    if (this.server === 'failed') {
+      return { text: `$(error) ${NAME}: server failed`, tooltip: 'little-coder: the language server failed — click for the log' };
+    }
+    if (this.server === 'stopped') {
+      return { text: `$(circle-slash) ${NAME}: stopped`, tooltip };
+    }
+    const ids = [...this.running.keys()];
+    if (ids.length > 0) {
+      const current = this.running.get(ids[ids.length - 1]) as Running;
+      const more = ids.length > 1 ? ` (+${ids.length - 1})` : '';
+      if (current.reviewing) {
+        return { text: `$(diff) ${NAME}: review${more}`, tooltip: `little-coder: ${current.title} — review the changes` };
+      }
+      const text = current.cap > 0 ? turnText(current.turn, current.cap) : `${NAME}: starting`;
+      return { text: `$(sync~spin) ${text}${more}`, tooltip: `little-coder: ${current.title} — click to show the log` };
+    }
+    if (this.server === 'starting') {
+      return { text: `$(sync~spin) ${NAME}: starting server`, tooltip };
+    }
+    if (this.last !== undefined) {
+      const words = FINISHED_WORDS[this.last.state] ?? this.last.state;
+      const icon = this.last.state === 'error' ? '$(warning)' : '$(check)';
+      const detail = this.last.message ? ` — ${this.last.message}` : '';
+      return { text: `${icon} ${NAME}: ${words}`, tooltip: `little-coder: ${this.last.title}: ${words}${detail}` };
+    }
+    return { text: `$(hubot) ${NAME}`, tooltip };
+  }
+
+  private ensure(sessionId: string): Running {
+    let session = this.running.get(sessionId);
+    if (session === undefined) {
+      // A session started by another route (a code action, a revise): it announces itself by its events.
+      session = { title: 'session', turn: 0, cap: 0, reviewing: false };
+      this.running.set(sessionId, session);
+    }
+    return session;
+  }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Toolchains the benchmark harness (agent/bench) grades with, all offline once installed:
+#   Go (Debian golang-go), Rust (cargo: the preinstalled one, else Debian's), C++ (cmake, g++, Debian's
+#   Catch2 v2 header), Java (javac + Debian's JUnit 5 console launcher, JUnit 4, Hamcrest, AssertJ) and
+#   JavaScript (jest + babel with Exercism's preset, installed once from the npm registry into
+#   ~/.cache/little-coder/jest/node_modules; each exercise copy gets a symlink to it).
+# Idempotent: a second run checks versions and returns in seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE_ROOT="${LITTLE_CODER_CACHE:-$HOME/.cache/little-coder}"
+# The versions the Aider benchmark image pins for Exercism's JavaScript track.
+JEST_PACKAGES=(jest@29.7.0 babel-jest@29.6.4 @babel/core@7.25.2 @exercism/babel-preset-javascript@0.2.1 core-js@3.37.1)
+JEST_KEY="$(printf '%s\n' "${JEST_PACKAGES[@]}" | sha1sum | cut -c1-12)"
+JEST_DIR="$CACHE_ROOT/jest"
+
+log() { echo "[toolchains.sh] $*" >&2; }
+die() { echo "[toolchains.sh] ERROR: $*" >&2; exit 1; }
+
+. "$ROOT/scripts/lib/apt.sh"
+
+packages=(catch2 junit5 junit4 libhamcrest-java libassertj-core-java)
+command -v go >/dev/null || packages+=(golang-go)
+command -v cmake >/dev/null || packages+=(cmake)
+command -v g++ >/dev/null || packages+=(g++)
+command -v make >/dev/null || packages+=(make)
+command -v javac >/dev/null || packages+=(openjdk-17-jdk-headless)
+command -v cargo >/dev/null || packages+=(cargo)
+command -v npm >/dev/null || packages+=(nodejs npm)
+apt_install "${packages[@]}" || die "could not install Debian packages: ${packages[*]}"
+
+for tool in go cargo cmake g++ javac java node npm; do
+    command -v "$tool" >/dev/null || die "$tool is still missing after installing the Debian packages"
+done
+[ -f /usr/include/catch2/catch.hpp ] || die "Catch2 v2 header /usr/include/catch2/catch.hpp missing (package catch2)"
+[ -f /usr/share/java/junit-platform-console-standalone.jar ] \
+    || die "JUnit console launcher /usr/share/java/junit-platform-console-standalone.jar missing (package junit5)"
+
+if [ "$(cat "$JEST_DIR/.installed" 2>/dev/null || true)" != "$JEST_KEY" ]; then
+    log "installing ${JEST_PACKAGES[*]} from the npm registry into $JEST_DIR"
+    mkdir -p "$JEST_DIR"
+    staging="$(mktemp -d "$JEST_DIR/.staging.XXXXXX")"
+    trap 'rm -rf "$staging"' EXIT
+    echo '{"name": "little-coder-bench-jest", "private": true}' > "$staging/package.json"
+    started=$SECONDS
+    (cd "$staging" && npm install --no-audit --no-fund --loglevel=error "${JEST_PACKAGES[@]}" >&2) \
+        || die "npm install of ${JEST_PACKAGES[*]} failed"
+    rm -rf "$JEST_DIR/node_modules"
+    mv "$staging/node_modules" "$JEST_DIR/node_modules"
+    echo "$JEST_KEY" > "$JEST_DIR/.installed"
+    log "jest installed in $((SECONDS - started)) s"
+fi
+[ -f "$JEST_DIR/node_modules/jest/bin/jest.js" ] || die "jest missing from $JEST_DIR/node_modules"
+
+mkdir -p "$CACHE_ROOT/go/build" "$CACHE_ROOT/go/mod"
+log "go: $(go version | cut -d' ' -f3); cargo: $(cargo --version | cut -d' ' -f2); cmake: $(cmake --version | head -n1 | cut -d' ' -f3);" \
+    "javac: $(javac -version 2>&1 | cut -d' ' -f2); node: $(node --version); jest: $JEST_DIR/node_modules"

@@ -1,0 +1,3 @@
+module reversewords
+
+go 1.18

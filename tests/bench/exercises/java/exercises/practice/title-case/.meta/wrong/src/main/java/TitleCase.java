@@ -1,0 +1,6 @@
+class TitleCase {
+
+    static String apply(String text) {
+        return text;
+    }
+}

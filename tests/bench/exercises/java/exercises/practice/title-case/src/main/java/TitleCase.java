@@ -1,0 +1,6 @@
+class TitleCase {
+
+    static String apply(String text) {
+        throw new UnsupportedOperationException("TitleCase.apply is not implemented yet");
+    }
+}

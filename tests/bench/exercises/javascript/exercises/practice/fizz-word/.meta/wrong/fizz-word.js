@@ -1,0 +1,1 @@
+export const fizzWord = (n) => String(n);

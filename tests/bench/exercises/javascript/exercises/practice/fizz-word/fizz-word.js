@@ -1,0 +1,3 @@
+export const fizzWord = (n) => {
+  throw new Error('fizzWord is not implemented yet');
+};

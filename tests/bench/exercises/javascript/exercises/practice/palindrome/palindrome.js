@@ -1,0 +1,5 @@
+function isPalindrome(text) {
+  throw new Error('isPalindrome is not implemented yet');
+}
+
+module.exports = { isPalindrome };

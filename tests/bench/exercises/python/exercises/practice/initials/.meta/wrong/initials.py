@@ -1,0 +1,2 @@
+def initials(phrase):
+    return "".join(word[0].upper() for word in phrase.split())

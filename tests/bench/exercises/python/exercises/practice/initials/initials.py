@@ -1,0 +1,2 @@
+def initials(phrase):
+    pass

@@ -1,0 +1,3 @@
+pub fn gcd(a: u64, b: u64) -> u64 {
+    a.min(b)
+}

@@ -1,0 +1,171 @@
+-- The whole loop in real Neovim, against the real language server and the scripted model server:
+-- setup (vim.lsp.config / enable) → code action offered on a stub → run through
+-- vim.lsp.buf.code_action() → progress → review tab → accept one hunk, reject another, accept the
+-- new file → buffer and file hold exactly the accepted changes → `:LittleCoder revise` sends the
+-- rejection back (the pytest driver reads the model server's recorded request).
+local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "helpers.lua"))
+
+local workspace = H.env("LC_TEST_WORKSPACE")
+local expected_leap = H.read(H.env("LC_TEST_EXPECTED"))
+local expected_tests = H.read(H.env("LC_TEST_EXPECTED_TESTS"))
+local seen = H.capture_notifications()
+
+vim.cmd("filetype on")
+vim.cmd.runtime("plugin/little_coder.lua")
+local lc = require("little_coder")
+H.ok(vim.fn.exists(":LittleCoder") == 2, "plugin/little_coder.lua defines :LittleCoder")
+
+local statuses = {}
+vim.api.nvim_create_autocmd("User", {
+  pattern = "LittleCoderStatus",
+  callback = function()
+    local text = lc.status()
+    if text ~= "" and statuses[#statuses] ~= text then
+      statuses[#statuses + 1] = text
+    end
+  end,
+})
+
+H.ok(lc.setup({
+  cmd = vim.json.decode(H.env("LC_TEST_SERVER_CMD")),
+  settings = vim.json.decode(H.env("LC_TEST_SETTINGS")),
+}), "setup() starts")
+H.ok(vim.lsp.is_enabled("little_coder"), "0.11: the server is enabled with vim.lsp.enable")
+
+vim.cmd.edit(workspace .. "/leap.py")
+local bufnr = vim.api.nvim_get_current_buf()
+local client
+H.wait(20000, function()
+  client = vim.lsp.get_clients({ name = "little_coder", bufnr = bufnr })[1]
+  return client ~= nil and client.initialized
+end, "the language server to attach and initialize")
+H.out("initialized at " .. H.elapsed() .. ", encoding " .. client.offset_encoding)
+H.eq(client.root_dir, workspace, "the workspace root comes from its .git marker")
+local edit_caps = client.capabilities.workspace.workspaceEdit
+H.ok(edit_caps.documentChanges and edit_caps.changeAnnotationSupport, "rich edits are advertised")
+
+-- The completion of :LittleCoder.
+H.eq(vim.fn.getcompletion("LittleCoder ", "cmdline"),
+  { "implement", "ask", "cancel", "undo", "revise", "status", "log" }, "subcommand completion")
+H.eq(vim.fn.getcompletion("LittleCoder re", "cmdline"), { "revise" }, "completion filters")
+
+-- 1. A code action is offered on the stub, and nothing on ordinary code.
+local function action_titles(line)
+  vim.api.nvim_win_set_cursor(0, { line, 4 })
+  local params = vim.lsp.util.make_range_params(0, client.offset_encoding)
+  params.context = { diagnostics = {} }
+  local results = vim.lsp.buf_request_sync(bufnr, "textDocument/codeAction", params, 10000) or {}
+  local titles = {}
+  for _, answer in pairs(results) do
+    for _, action in ipairs(answer.result or {}) do
+      titles[#titles + 1] = action.title
+    end
+  end
+  return titles
+end
+local title = "Ask little-coder to implement `is_leap`"
+H.ok(vim.tbl_contains(action_titles(4), title), "code action offered on the stub")
+H.eq(action_titles(1), {}, "no code action on the module docstring")
+
+-- 2. Run it the way a user does.
+vim.api.nvim_win_set_cursor(0, { 4, 4 })
+vim.lsp.buf.code_action({
+  filter = function(action)
+    return action.title == title
+  end,
+  apply = true,
+})
+
+-- 3. Progress: notifications and the statusline, while nothing blocks.
+H.wait(30000, function()
+  return vim.fn.tabpagenr("$") == 2
+end, "the review tab")
+H.out("review open at " .. H.elapsed())
+H.ok(H.find_notification(seen, "little-coder: implement `is_leap` — started"), "a start notification")
+H.ok(H.find_notification(seen, "implement `is_leap` — 2 files, +"), "the end-of-session summary")
+H.ok(H.find_notification(seen, "Write on existing"), "the write-guard budget event")
+local turn_seen = false
+for _, text in ipairs(statuses) do
+  turn_seen = turn_seen or text:find("^LC turn %d+/20") ~= nil
+end
+H.ok(turn_seen, "the statusline showed the turns: " .. vim.inspect(statuses))
+H.ok(lc.status():find("^LC review: implement `is_leap`"), "statusline during the review: " .. lc.status())
+
+-- 4. The review tab: current vs proposed in diff mode, hunk marks, a help line.
+local tab = vim.api.nvim_get_current_tabpage()
+local wins = vim.api.nvim_tabpage_list_wins(tab)
+H.eq(#wins, 3, "current, proposed and the help line")
+local function buf_name(win)
+  return vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
+end
+local proposed_win = vim.api.nvim_get_current_win()
+H.contains(buf_name(proposed_win), "/proposed/", "the cursor starts in the proposed text")
+H.ok(vim.wo[proposed_win].diff, "the proposed text is in diff mode")
+H.contains(vim.wo[proposed_win].winbar, "[file 1/2]  ✓0 ✗0 ?2", "the proposed window's bar")
+local help_win = wins[3]
+local help = table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(help_win), 0, -1, false), "\n")
+H.contains(help, "a/r hunk", "help line: hunk keys")
+H.contains(help, "<CR> apply", "help line: apply key")
+H.contains(help, "3 change(s) pending", "help line: what is left")
+
+-- Accept the implementation (the cursor starts on it), reject the label change, which `a` moved to.
+H.keys("a")
+H.contains(vim.wo[proposed_win].winbar, "✓1 ✗0 ?1", "one accepted")
+H.keys("r")
+H.contains(vim.wo[proposed_win].winbar, "✓1 ✗1 ?0", "one rejected")
+local marks = vim.api.nvim_buf_get_extmarks(vim.api.nvim_win_get_buf(proposed_win), -1, 0, -1, { details = true })
+local words = {}
+for _, mark in ipairs(marks) do
+  if mark[4].virt_text then
+    words[#words + 1] = mark[4].virt_text[1][1]:match("(%a+) ·")
+  end
+end
+H.eq(words, { "accepted", "rejected" }, "each hunk shows its decision")
+
+-- Applying with a pending hunk is refused and shows the pending one.
+H.keys("<CR>")
+H.ok(H.find_notification(seen, "1 change(s) still pending", vim.log.levels.WARN), "pending changes block apply")
+H.contains(buf_name(vim.api.nvim_get_current_win()), "/2/proposed/test_leap.py", "jumped to the pending file")
+H.contains(vim.wo[vim.api.nvim_get_current_win()].winbar, "[file 2/2]", "on the new file")
+local left = buf_name(wins[1])
+H.contains(left, "/2/current/test_leap.py", "the new file's current side")
+H.keys("A")
+H.keys("<CR>")
+
+-- 5. Exactly the accepted changes, in the buffer and on disk; the server reads the outcome back.
+local session
+H.wait(15000, function()
+  session = lc.instance().sessions:last_finished()
+  return session ~= nil
+end, "the session to finish")
+H.eq(vim.fn.tabpagenr("$"), 1, "the review tab closed")
+H.eq(session.state, "partial", "the server saw a partial application")
+H.eq(#session.accepted, 2, "two hunks accepted")
+H.eq(#session.rejected, 1, "one hunk rejected")
+H.ok(H.find_notification(seen, "2 hunk(s) accepted, 1 rejected"), "the result is reported")
+local buffer_text = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") .. "\n"
+H.eq(buffer_text, expected_leap, "the buffer holds exactly the accepted hunk")
+H.eq(H.read(workspace .. "/leap.py"), expected_leap, "the file on disk too")
+H.eq(vim.bo[bufnr].modified, false, "the reviewed buffer was saved")
+H.eq(H.read(workspace .. "/test_leap.py"), expected_tests, "the accepted new file was created")
+H.out("applied at " .. H.elapsed() .. ": session " .. session.id .. " " .. session.state)
+
+-- 6. Revise: the rejection goes back to the model (the driver checks the request it got).
+vim.cmd("LittleCoder revise keep describe() as it was")
+local revised
+H.wait(20000, function()
+  local last = lc.instance().sessions:last_finished()
+  revised = last ~= session and last or nil
+  return revised ~= nil
+end, "the revised session to finish")
+H.eq(revised.state, "no_changes", "the revised session answered without changes")
+H.ok(H.find_notification(seen, "The label stays as it was."), "its answer is shown")
+H.out("REVISED " .. revised.id)
+
+-- The log holds the transcript of both sessions.
+vim.cmd("LittleCoder log")
+local log = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+H.contains(log, "[" .. session.id .. "]", "the first session's transcript")
+H.contains(log, "[" .. revised.id .. "]", "the revision's transcript")
+
+H.done()
