@@ -6,7 +6,7 @@ CACHE ?= $(HOME)/.cache/little-coder
 EXAMPLE_RUN ?= $(CACHE)/example-run
 TASK ?= Implement is_leap in leap.py so that the tests in test_leap.py pass.
 
-.PHONY: setup deps run test bench
+.PHONY: setup deps lint run test bench
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,12 @@ deps: setup
 		echo "== $$script" >&2; VENV=$(VENV) bash "$$script"; \
 	done
 
-test: deps
+# Static checks: the code stays typed (mypy --strict) and lint-clean.
+lint: setup
+	$(VENV)/bin/ruff check agent lc_lsp
+	$(VENV)/bin/mypy
+
+test: deps lint
 	LITTLE_CODER_REQUIRE_TOOLCHAINS=1 $(VENV)/bin/pytest -q
 
 bench: setup

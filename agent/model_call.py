@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Literal
 
 from agent import tokens
 from agent.events import Event, ReasoningDelta, TextDelta, ThinkingBudgetHit, Usage
@@ -29,6 +30,8 @@ from agent.providers.base import (
 from agent.thinking_budget import ThinkingBudget, ThinkTagSplitter
 
 TRACE_TAIL_CHARS = 2000
+
+Piece = tuple[Literal["reasoning", "text"], str]
 
 
 @dataclass
@@ -109,7 +112,7 @@ async def _stream(
     async with aclosing(provider.stream(request)) as stream:
         async for delta in stream:
             if isinstance(delta, TextChunk):
-                pieces = splitter.feed(delta.text)
+                pieces: list[Piece] = splitter.feed(delta.text)
             elif isinstance(delta, ReasoningChunk):
                 pieces = [("reasoning", delta.text)]
             elif isinstance(delta, ToolCallChunk):
@@ -130,7 +133,7 @@ async def _stream(
         yield event
 
 
-def _consume(pieces: list[tuple[str, str]], acc: _Accumulator, meter: ThinkingBudget | None) -> bool:
+def _consume(pieces: list[Piece], acc: _Accumulator, meter: ThinkingBudget | None) -> bool:
     """Add pieces to the accumulator; True when the thinking budget is now exceeded."""
     for kind, text in pieces:
         if kind == "text":
@@ -142,7 +145,7 @@ def _consume(pieces: list[tuple[str, str]], acc: _Accumulator, meter: ThinkingBu
     return False
 
 
-def _events(pieces: list[tuple[str, str]], session_id: str) -> list[Event]:
+def _events(pieces: list[Piece], session_id: str) -> list[Event]:
     return [
         TextDelta(session_id=session_id, text=t) if k == "text" else ReasoningDelta(session_id=session_id, text=t)
         for k, t in pieces

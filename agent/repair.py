@@ -47,7 +47,7 @@ _UNQUOTED_VALUE = re.compile(r"[^,}\]\n]+")
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _IN_DOUBLE = re.compile(r'["\\\x00-\x1f]')
 _IN_SINGLE = re.compile(r"['\"\\\x00-\x1f]")
-_LITERALS = {"true": "true", "false": "false", "null": "null"}
+_LITERALS = frozenset({"true", "false", "null"})
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 _CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _VALUE_END = " \t\r\n,:}]/"
@@ -814,11 +814,13 @@ class _Finder:
         else:
             return None
         name, name_fixes = self._name(written)
-        if name is None or "description" in holder:  # a tool's spec echoed back is not a call
+        if name is None:
             return None
+        key = next((k for k in _ARG_KEYS if k in holder), None)
+        if "description" in holder and key in (None, "parameters"):
+            return None  # a tool's spec echoed back, not a call
         all_fixes = list(fixes) + [f for f in name_fixes if f not in fixes]
         raw: str | None = None
-        key = next((k for k in _ARG_KEYS if k in holder), None)
         if key is not None:
             given = holder[key]
             if isinstance(given, dict):

@@ -217,7 +217,9 @@ class Session:
                 max_output_tokens=config.max_output_tokens,
                 keep_alive=settings.keep_alive if backend.name == "ollama" else None,
             )
-            budget = config.thinking_budget if config.thinking_budget > 0 and not backend.capabilities.native_reasoning_budget else None
+            # The client meters thinking unless the server enforces a budget itself (llama.cpp --reasoning-budget).
+            metered = config.thinking_budget > 0 and not backend.capabilities.native_reasoning_budget
+            budget = config.thinking_budget if metered else None
             results: list[CallResult] = []
             try:
                 async for event in call_model(backend.provider, request, budget=budget, turn=turn,

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from agent.repair import find_text_calls
 
 TOOLS = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"]
-WORDS = ("the function returns a value when input is valid and otherwise raises an error so we "
-         "check each branch carefully before editing file tests pass now leap year rules say every "
-         "fourth year except centuries unless divisible by four hundred").split()
+_VOCABULARY = """the function returns a value when input is valid and otherwise raises an error so we
+check each branch carefully before editing file tests pass now leap year rules say every
+fourth year except centuries unless divisible by four hundred"""
+WORDS = _VOCABULARY.split()
 
 
 def _sentence(rng: random.Random) -> str:
@@ -55,8 +56,8 @@ def broken_json(rng: random.Random) -> tuple[str, int]:
     code = _code(rng).replace("'", "").replace('"', "")
     variants = [
         # single quotes, Python literal, trailing comma
-        "```tool\n{'name': 'Edit', 'arguments': {'file_path': 'a.py', 'old_string': 'pass', "
-        f"'new_string': '{code.splitlines()[0]}', 'replace_all': False,}}}}\n```",
+        ("```tool\n{'name': 'Edit', 'arguments': {'file_path': 'a.py', 'old_string': 'pass', "
+         f"'new_string': '{code.splitlines()[0]}', 'replace_all': False,}}}}\n```"),
         # raw newlines inside a string, cut off before the closing braces
         '<tool_call>\n{"name": "Write", "arguments": {"file_path": "b.py", "content": "' + code + '"',
         # unquoted keys and a comment

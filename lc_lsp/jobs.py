@@ -69,7 +69,8 @@ JobState = Literal[
     "undone",
 ]
 FINISHED: frozenset[str] = frozenset(
-    {"applied", "partial", "rejected", "discarded", "refused", "conflicted", "no_changes", "cancelled", "error", "undone"}
+    {"applied", "partial", "rejected", "discarded", "refused", "conflicted", "no_changes", "cancelled", "error",
+     "undone"}
 )
 # How long to wait, after the client said it applied an edit, for the documents to show it (the
 # didChange/didOpen that follows), and how long they must then stay quiet.

@@ -20,6 +20,10 @@ import httpx
 from agent.providers.base import ProviderError
 
 # A line longer than this is not a protocol line; stop buffering instead of exhausting memory.
+# Where users set the model server URL: the CLI flag and the editor setting.
+BASE_URL_SETTING = "--base-url, or littleCoder.baseUrl in the editor"
+
+
 MAX_LINE_BYTES = 32 * 1024 * 1024
 _EOL = re.compile(rb"\r\n|\r|\n")
 # Failures an error message can name precisely; everything else is "http" (or a stream kind).
@@ -225,7 +229,7 @@ class ServerErrors:
     def from_httpx(self, exc: Exception, url: str) -> ProviderError:
         if isinstance(exc, httpx.InvalidURL):
             return ProviderError("connection", f"'{self.base_url}' is not a usable URL ({exc})",
-                                 hint="give the base URL (--base-url / littleCoder.baseUrl) as http://host:port", url=url)
+                                 hint=f"give the base URL ({BASE_URL_SETTING}) as http://host:port", url=url)
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ProviderError("connection", f"cannot connect to {self.label} at {self.base_url} ({_reason(exc)})",
                                  hint=self.start_hint, url=url)
@@ -251,15 +255,16 @@ class ServerErrors:
     def bad_line(self, line: str, url: str, why: str) -> ProviderError:
         shown = line if len(line) <= 120 else line[:120] + " …"
         return ProviderError("bad_response", f"{self.label} at {self.base_url} sent {why}: {shown!r}",
-                             hint="is this URL really the model server? check the base URL (--base-url / littleCoder.baseUrl)", url=url)
+                             hint=f"is this URL really the model server? check the base URL ({BASE_URL_SETTING})",
+                             url=url)
 
 
 def _status_hint(status: int, message: str) -> str:
     if "support thinking" in message.lower():
         return "this model cannot think: set thinking_budget = 0 for it"
     if status == 404:
-        return ("is the base URL (--base-url / littleCoder.baseUrl) the server's root? e.g. http://127.0.0.1:11434 for Ollama, "
-                "http://127.0.0.1:8080 for llama-server")
+        return (f"is the base URL ({BASE_URL_SETTING}) the server's root? e.g. http://127.0.0.1:11434 for "
+                "Ollama, http://127.0.0.1:8080 for llama-server")
     if status in (401, 403):
         return "the server wants an API key: put it in the variable named by api_key_env (LITTLE_CODER_API_KEY)"
     if status == 503:

@@ -25,6 +25,7 @@ from agent.providers.base import (
     ToolCallChunk,
 )
 from agent.providers.http import (
+    BASE_URL_SETTING,
     ServerErrors,
     error_from_json,
     get_json,
@@ -35,7 +36,7 @@ from agent.providers.http import (
 )
 
 START_HINT = ("start Ollama with `ollama serve` (then `ollama pull qwen3.5:9b`), "
-              "or set the base URL (--base-url, or littleCoder.baseUrl in the editor) to the server you run")
+              f"or set the base URL ({BASE_URL_SETTING}) to the server you run")
 # Ollama's final line reports these durations (nanoseconds); they are passed on with the usage.
 _DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
 

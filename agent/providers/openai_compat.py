@@ -26,6 +26,7 @@ from agent.providers.base import (
     ToolCallChunk,
 )
 from agent.providers.http import (
+    BASE_URL_SETTING,
     ServerErrors,
     SSEDecoder,
     error_from_json,
@@ -37,7 +38,7 @@ from agent.providers.http import (
 )
 
 START_HINT = ("start llama.cpp's server with `llama-server -m model.gguf --port 8080` "
-              "(or LM Studio / vLLM), or set the base URL (--base-url, or littleCoder.baseUrl in the editor) to the server you run")
+              f"(or LM Studio / vLLM), or set the base URL ({BASE_URL_SETTING}) to the server you run")
 LABEL = "the OpenAI-compatible server"
 
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Toolchains the benchmark harness (agent/bench) grades with, all offline once installed:
-#   Go (Debian golang-go), Rust (cargo: the preinstalled one, else Debian's), C++ (cmake, g++, Debian's
-#   Catch2 v2 header), Java (javac + Debian's JUnit 5 console launcher, JUnit 4, Hamcrest, AssertJ) and
-#   JavaScript (jest + babel with Exercism's preset, installed once from the npm registry into
-#   ~/.cache/little-coder/jest/node_modules; each exercise copy gets a symlink to it).
-# Idempotent: a second run checks versions and returns in seconds.
+#   Go         Debian golang-go
+#   Rust       the preinstalled cargo, else Debian's
+#   C++        cmake, g++, Debian's Catch2 v2 header, ccache (Catch2's main then compiles once per machine)
+#   Java       javac + Debian's JUnit 5 console launcher, JUnit 4, Hamcrest, AssertJ
+#   JavaScript jest + babel with Exercism's preset, from the npm registry, installed once into
+#              ~/.cache/little-coder/jest/node_modules (each exercise copy gets a symlink to it)
+# plus matplotlib in the venv for the report's optional PNG chart (cached wheels under
+# ~/.cache/little-coder/toolchains/). Idempotent: a second run checks what is there and takes seconds.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="${VENV:-.venv}"
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 CACHE_ROOT="${LITTLE_CODER_CACHE:-$HOME/.cache/little-coder}"
 # The versions the Aider benchmark image pins for Exercism's JavaScript track.
 JEST_PACKAGES=(jest@29.7.0 babel-jest@29.6.4 @babel/core@7.25.2 @exercism/babel-preset-javascript@0.2.1 core-js@3.37.1)
@@ -19,7 +24,7 @@ die() { echo "[toolchains.sh] ERROR: $*" >&2; exit 1; }
 
 . "$ROOT/scripts/lib/apt.sh"
 
-packages=(catch2 junit5 junit4 libhamcrest-java libassertj-core-java)
+packages=(catch2 ccache junit5 junit4 libhamcrest-java libassertj-core-java)
 command -v go >/dev/null || packages+=(golang-go)
 command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)
@@ -52,6 +57,20 @@ if [ "$(cat "$JEST_DIR/.installed" 2>/dev/null || true)" != "$JEST_KEY" ]; then
 fi
 [ -f "$JEST_DIR/node_modules/jest/bin/jest.js" ] || die "jest missing from $JEST_DIR/node_modules"
 
-mkdir -p "$CACHE_ROOT/go/build" "$CACHE_ROOT/go/mod"
+mkdir -p "$CACHE_ROOT/go/build" "$CACHE_ROOT/go/mod" "$CACHE_ROOT/ccache"
+
+MATPLOTLIB_VERSION="${MATPLOTLIB_VERSION:-3.10.*}"
+WHEELS="$CACHE_ROOT/toolchains/wheels"
+[ -x "$VENV/bin/python" ] || die "no virtualenv at $VENV: run 'make setup' first"
+if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
+    log "installing matplotlib $MATPLOTLIB_VERSION into $VENV (wheels cached in $WHEELS)"
+    mkdir -p "$WHEELS"
+    "$VENV/bin/pip" install -q --no-index --find-links "$WHEELS" "matplotlib==$MATPLOTLIB_VERSION" >&2 2>/dev/null || {
+        "$VENV/bin/pip" download -q --only-binary=:all: -d "$WHEELS" "matplotlib==$MATPLOTLIB_VERSION" >&2 \
+            || die "could not download matplotlib $MATPLOTLIB_VERSION from PyPI"
+        "$VENV/bin/pip" install -q --no-index --find-links "$WHEELS" "matplotlib==$MATPLOTLIB_VERSION" >&2 \
+            || die "could not install matplotlib from $WHEELS"
+    }
+fi
 log "go: $(go version | cut -d' ' -f3); cargo: $(cargo --version | cut -d' ' -f2); cmake: $(cmake --version | head -n1 | cut -d' ' -f3);" \
     "javac: $(javac -version 2>&1 | cut -d' ' -f2); node: $(node --version); jest: $JEST_DIR/node_modules"

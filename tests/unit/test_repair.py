@@ -237,6 +237,12 @@ def test_tool_key_with_flattened_arguments() -> None:
     assert "flattened_arguments" in call.fixes
 
 
+def test_a_call_may_carry_a_description_but_an_echoed_spec_is_not_a_call() -> None:
+    call = one('{"name": "Bash", "description": "list files", "arguments": {"command": "ls"}}')
+    assert call.arguments == {"command": "ls"}
+    assert find_text_calls('```tool\n{"name": "Read", "description": "Reads", "input_schema": {}}\n```', NAMES) == []
+
+
 def test_unreadable_argument_string_is_kept_raw() -> None:
     call = one('```tool\n{"name": "Edit", "arguments": "change the second line"}\n```')
     assert (call.name, call.arguments, call.raw_arguments) == ("Edit", {}, "change the second line")
@@ -245,10 +251,12 @@ def test_unreadable_argument_string_is_kept_raw() -> None:
 def test_several_calls_in_order_and_a_list_of_calls_in_one_block() -> None:
     text = ('First ```tool\n{"name": "Read", "arguments": {"file_path": "a"}}\n``` then '
             '<tool_call>{"name": "Read", "arguments": {"file_path": "b"}}</tool_call> and '
-            '```json\n[{"name": "Glob", "arguments": {"pattern": "*"}}, {"name": "Bash", "arguments": {"command": "ls"}}]\n```')
+            '```json\n[{"name": "Glob", "arguments": {"pattern": "*"}},\n'
+            ' {"name": "Bash", "arguments": {"command": "ls"}}]\n```')
     calls = find_text_calls(text, NAMES)
     assert [(c.name, c.arguments) for c in calls] == [
-        ("Read", {"file_path": "a"}), ("Read", {"file_path": "b"}), ("Glob", {"pattern": "*"}), ("Bash", {"command": "ls"})]
+        ("Read", {"file_path": "a"}), ("Read", {"file_path": "b"}),
+        ("Glob", {"pattern": "*"}), ("Bash", {"command": "ls"})]
     assert calls[2].span == calls[3].span  # one block, one span
     assert strip_calls(text, calls) == "First then and"
 
@@ -308,7 +316,8 @@ def test_no_tools_means_no_calls() -> None:
 
 
 def test_strip_calls_leaves_the_prose_tidy() -> None:
-    text = 'I will read the file.\n\n```tool\n{"name": "Read", "arguments": {"file_path": "a.py"}}\n```\n\n\nThen edit it.  '
+    call = '```tool\n{"name": "Read", "arguments": {"file_path": "a.py"}}\n```'
+    text = f"I will read the file.\n\n{call}\n\n\nThen edit it.  "
     assert strip_calls(text, find_text_calls(text, NAMES)) == "I will read the file.\n\nThen edit it."
     inline = 'Calling {"name": "Bash", "arguments": {"command": "ls"}} now.'
     assert strip_calls(inline, find_text_calls(inline, NAMES)) == "Calling now."
@@ -392,8 +401,8 @@ def test_xml_string_values_become_typed_with_the_schema() -> None:
 
 # --- property tests ----------------------------------------------------------------------------
 
-TRICKY = list('{}[]"\'\\`<>:,/#\n\t ') + ["```", "<tool_call>", "</tool_call>", "<function=Read>", "<parameter=x>",
-                                         "</parameter>", '"name": "Read"', '"arguments": {', "True", "//", "é", "𝄞"]
+TRICKY = [*'{}[]"\'\\`<>:,/#\n\t ', "```", "<tool_call>", "</tool_call>", "<function=Read>", "<parameter=x>",
+          "</parameter>", '"name": "Read"', '"arguments": {', "True", "//", "é", "𝄞"]
 
 
 def tricky_text(max_size: int) -> st.SearchStrategy[str]:

@@ -180,7 +180,8 @@ def test_unreadable_arguments_are_replayed_as_written() -> None:
 
 
 def test_empty_result_is_said_to_be_empty() -> None:
-    assert to_text_mode([ToolMessage(tool_call_id="c", name="Bash", content="")])[0].content == "Result of Bash (c):\n(empty)"
+    rendered = to_text_mode([ToolMessage(tool_call_id="c", name="Bash", content="")])
+    assert rendered[0].content == "Result of Bash (c):\n(empty)"
 
 
 def test_call_block_is_the_taught_form() -> None:
@@ -203,7 +204,8 @@ content_strategy = st.text(st.characters(exclude_characters="{}`<>", exclude_cat
 
 @given(content=content_strategy, calls=calls_strategy)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_any_assistant_turn_round_trips_through_the_parser(content: str, calls: list[tuple[str, dict[str, Any]]]) -> None:
+def test_any_assistant_turn_round_trips_through_the_parser(content: str,
+                                                          calls: list[tuple[str, dict[str, Any]]]) -> None:
     message = AssistantMessage(content=content, tool_calls=tuple(
         ToolCall(id=f"call_{i}", name=name, arguments=args) for i, (name, args) in enumerate(calls)))
     rendered = to_text_mode([message])[0]

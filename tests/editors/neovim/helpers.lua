@@ -57,7 +57,13 @@ function H.capture_notifications()
   local seen = {}
   vim.notify = function(message, level, opts)
     seen[#seen + 1] = { message = message, level = level or vim.log.levels.INFO, opts = opts }
-    H.out(("notify[%s] %s"):format(vim.log.levels[level or vim.log.levels.INFO] or tostring(level), message))
+    local name = tostring(level)
+    for key, value in pairs(vim.log.levels) do
+      if value == (level or vim.log.levels.INFO) then
+        name = key
+      end
+    end
+    H.out(("notify[%s] %s"):format(name, message))
   end
   return seen
 end

@@ -377,9 +377,10 @@ function App:_next_review()
   if not review then
     return
   end
-  local count, hunks = #review.files, #review:all_hunks()
-  self:notify(("%s: review %d change(s) in %d file(s)"):format(review.opts.label, hunks, count), INFO)
-  self.sessions:reviewing(review.opts.label)
+  local session = self.sessions:reviewing(review.opts.label)
+  local summary = session and session.summary and (" — " .. session.summary) or ""
+  self:notify(("%s%s: review %d change(s) in %d file(s)"):format(review.opts.label, summary,
+    #review:all_hunks(), #review.files), INFO)
   review:open()
 end
 

@@ -16,6 +16,7 @@ local FINAL_TEXT_CHARS = 600
 --- @field cap integer
 --- @field tool? string what the current tool call acts on
 --- @field message string
+--- @field summary? string the server's count of changed files and lines
 --- @field final_text string
 --- @field accepted string[]
 --- @field rejected string[]
@@ -99,14 +100,16 @@ function Sessions:started(id)
 end
 
 --- The review of the session whose edit is labelled `label` ("little-coder: <title>") has opened.
+--- @return little_coder.Session?
 function Sessions:reviewing(label)
   for _, session in ipairs(self:list()) do
     if "little-coder: " .. session.title == label and ACTIVE[session.state] then
       session.state = "reviewing"
       self.on_change()
-      return
+      return session
     end
   end
+  return nil
 end
 
 --- @param message string
@@ -140,10 +143,8 @@ function Sessions:progress(token, value)
     self.notify(("little-coder: %s — started"):format(session.title), INFO)
     self.log:add(("[%s] %s — started"):format(session.id, session.title))
   elseif value.kind == "end" and value.message then
-    if value.message:find("review$") then
-      session.state = "reviewing"
-    end
-    self.notify(("little-coder: %s — %s"):format(session.title, value.message), INFO)
+    -- Not notified: the review, or the final status, follows and says more.
+    session.summary = value.message:gsub("%s*— review$", "")
   end
   self.on_change()
   return true

@@ -1,0 +1,204 @@
+"""The Neovim plugin (clients/neovim) in real Neovim 0.11: headless Lua tests against the real language
+server and the scripted model server, and one test of the real TUI in tmux showing the review tab.
+
+Each Lua test runs as `nvim --headless --clean -u NONE --cmd 'set rtp+=clients/neovim' -l test_x.lua`
+with paths and URLs in LC_TEST_* variables; it prints its progress and exits non-zero on failure. The
+scripted model server runs in this process, so the tests read the requests it got directly. Outputs
+and TUI screens are kept under test-artifacts/neovim/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.model_server import Call, Reply, ScriptedModelServer
+
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+PLUGIN = ROOT / "clients" / "neovim"
+ARTIFACTS = ROOT / "test-artifacts" / "neovim"
+NVIM_VERSION = "0.11"
+MODEL = "qwen3.5:9b"
+SERVER_CMD = [sys.executable, "-m", "lc_lsp"]
+
+STUB = '''"""Leap years."""
+
+
+def is_leap(year: int) -> bool:
+    """True for leap years of the Gregorian calendar."""
+    raise NotImplementedError
+
+
+def describe(year: int) -> str:
+    return "leap" if is_leap(year) else "common"
+'''
+BODY = "    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)\n"
+LABEL_OLD = '    return "leap" if is_leap(year) else "common"\n'
+LABEL_NEW = '    return "leap year" if is_leap(year) else "common year"\n'
+TESTS = "from leap import is_leap\n\n\ndef test_is_leap() -> None:\n    assert is_leap(2000)\n"
+ACCEPTED = STUB.replace("    raise NotImplementedError\n", BODY)  # the label change is rejected
+
+
+def leap_script() -> list[Reply]:
+    """Write on the existing file (refused by the write guard), two Edits, a new test file."""
+    return [
+        Reply(reasoning="The stub raises; the rule is every 4 years except centuries not divisible by 400.",
+              calls=[Call("Write", {"file_path": "leap.py", "content": "def is_leap(year):\n    return True\n"})]),
+        Reply(calls=[Call("Edit", {"file_path": "leap.py", "old_string": "    raise NotImplementedError\n",
+                                   "new_string": BODY})]),
+        Reply(calls=[Call("Edit", {"file_path": "leap.py", "old_string": LABEL_OLD, "new_string": LABEL_NEW})]),
+        Reply(calls=[Call("Write", {"file_path": "test_leap.py", "content": TESTS})]),
+        Reply("Implemented is_leap, reworded describe() and added a test."),
+        # The revision (after the user rejected the describe() change):
+        Reply("The label stays as it was."),
+    ]
+
+
+@pytest.fixture(scope="session")
+def nvim() -> Path:
+    """The Neovim 0.11 that scripts/deps/neovim.sh puts in the virtualenv."""
+    candidates = [Path(sys.executable).parent / "nvim", shutil.which("nvim")]
+    for candidate in candidates:
+        if candidate is None or not Path(candidate).is_file():
+            continue
+        first = subprocess.run([str(candidate), "--version"], capture_output=True, text=True, timeout=30).stdout
+        if first.startswith(f"NVIM v{NVIM_VERSION}."):
+            return Path(candidate)
+    pytest.fail(f"nvim {NVIM_VERSION} not found next to {sys.executable} or on PATH: run scripts/deps/neovim.sh")
+
+
+@pytest.fixture(scope="session")
+def tmux() -> str:
+    found = shutil.which("tmux")
+    if found is None:
+        pytest.fail("tmux not found: run scripts/deps/neovim.sh")
+    return found
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / ".git").mkdir(parents=True)  # the root marker the plugin looks for
+    (root / "leap.py").write_text(STUB, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModelServer]:
+    with ScriptedModelServer("ollama", leap_script(), model=MODEL) as server:
+        yield server
+
+
+def settings_for(base_url: str, **extra: Any) -> dict[str, Any]:
+    return {"backend": "ollama", "baseUrl": base_url, "model": MODEL, "stallTimeout": 10, "connectTimeout": 2,
+            **extra}
+
+
+def editor_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    """A clean environment: no user config or state, our venv first on PATH, the repo importable."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LITTLE_CODER_")}
+    env.update({
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        "LC_TEST_SERVER_CMD": json.dumps(SERVER_CMD),
+        **values,
+    })
+    return env
+
+
+def run_lua(nvim: Path, test: str, env: dict[str, str], cwd: Path, timeout: float = 90) -> str:
+    """Run one Lua test file; its output is returned and kept as an artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    command = [str(nvim), "--headless", "--clean", "-u", "NONE", "--cmd", f"set rtp+={PLUGIN}", "-l", str(HERE / test)]
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        (ARTIFACTS / f"{Path(test).stem}.log").write_text(output, encoding="utf-8")
+        pytest.fail(f"{test} did not finish within {timeout} s; output so far:\n{output}")
+    output = done.stdout + ("\n--- stderr ---\n" + done.stderr if done.stderr.strip() else "")
+    (ARTIFACTS / f"{Path(test).stem}.log").write_text(output, encoding="utf-8")
+    assert done.returncode == 0, f"{test} failed (exit {done.returncode}):\n{output}"
+    return output
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_edit_logic(nvim: Path, tmp_path: Path) -> None:
+    output = run_lua(nvim, "test_edits.lua", editor_env(tmp_path), tmp_path, timeout=30)
+    assert output.startswith("OK")
+
+
+@pytest.mark.slow
+def test_review_accept_reject_revise(nvim: Path, tmp_path: Path, workspace: Path,
+                                     model: ScriptedModelServer) -> None:
+    expected = tmp_path / "expected.py"
+    expected.write_text(ACCEPTED, encoding="utf-8")
+    expected_tests = tmp_path / "expected_tests.py"
+    expected_tests.write_text(TESTS, encoding="utf-8")
+    env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace), LC_TEST_EXPECTED=str(expected),
+                     LC_TEST_EXPECTED_TESTS=str(expected_tests),
+                     LC_TEST_SETTINGS=json.dumps(settings_for(model.base_url)))
+    output = run_lua(nvim, "test_review.lua", env, workspace)
+
+    assert (workspace / "leap.py").read_text(encoding="utf-8") == ACCEPTED
+    assert (workspace / "test_leap.py").read_text(encoding="utf-8") == TESTS
+    # The revision's request carries the rejected hunk, its diff and the user's comment.
+    match = re.search(r"^REVISED (\w+)$", output, re.MULTILINE)
+    assert match, output
+    revise_request = model.requests[-1]
+    feedback = next((m["content"] for m in revise_request["messages"]
+                     if m["role"] == "user" and "The user reviewed your changes" in str(m["content"])), "")
+    assert "rejected 1 of 3 hunks" in feedback, feedback
+    assert f"-{LABEL_OLD.rstrip()}" in feedback and f"+{LABEL_NEW.rstrip()}" in feedback, feedback
+    assert "keep describe() as it was" in feedback, feedback
+    # The whole first conversation went along: the revision continues it.
+    assert any("is_leap" in str(m.get("content", "")) for m in revise_request["messages"] if m["role"] == "assistant")
+
+
+@pytest.mark.slow
+def test_cancel_while_streaming_and_while_reviewing(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    replies = [
+        # Long and slow: still streaming when the user cancels.
+        Reply(reasoning="Thinking about the calendar. " * 200, tokens_per_second=40),
+        Reply(calls=[Call("Edit", {"file_path": "leap.py", "old_string": "    raise NotImplementedError\n",
+                                   "new_string": BODY})]),
+        Reply("Implemented is_leap."),
+    ]
+    with ScriptedModelServer("ollama", replies, model=MODEL) as model:
+        env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace),
+                         LC_TEST_SETTINGS=json.dumps(settings_for(model.base_url)))
+        output = run_lua(nvim, "test_cancel.lua", env, workspace)
+        log = model.wait_finished(count=3)
+    assert "CANCELLED_STREAMING" in output and "CANCELLED_REVIEW" in output
+    streaming = log[0]
+    assert streaming.client_closed_early and not streaming.completed, streaming
+    assert streaming.tokens_sent < 1000  # stopped long before the reply's end
+    assert (workspace / "leap.py").read_text(encoding="utf-8") == STUB
