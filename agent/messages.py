@@ -33,8 +33,9 @@ class UserMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
     role: Literal["user"] = "user"
     content: str
-    # Why the harness (not the person) wrote this message: "task", "correction", "cap_warning",
-    # "guidance", "thinking_retry", "retry_feedback", "revise". Providers ignore it.
+    # Why the harness (not the person) wrote this message: "task", "revise", "correction",
+    # "cap_warning", "guidance", "thinking_retry", "retry_feedback", "compaction", "tool_result"
+    # (text-tool mode). Providers ignore it.
     origin: str = "task"
 
 

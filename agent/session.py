@@ -293,7 +293,8 @@ class Session:
             if found:
                 content = repair.strip_calls(content, found)
                 for i, f in enumerate(found):
-                    calls.append(ToolCall(id=f"call_text_{turn}_{i}", name=f.name, arguments=f.arguments))
+                    calls.append(ToolCall(id=f"call_text_{turn}_{i}", name=f.name, arguments=f.arguments,
+                                          raw_arguments=f.raw_arguments))
                     events.append(ToolCallRepaired(session_id=self.id, turn=turn, name=f.name, source=f.source,
                                                    fixes=list(f.fixes)))
         fixed: list[ToolCall] = []

@@ -141,3 +141,15 @@ async def test_compaction_only_when_the_window_is_full(leap_workspace: Path) -> 
         for i, message in enumerate(messages):
             if message["role"] == "tool":
                 assert any(m["role"] == "assistant" and m.get("tool_calls") for m in messages[:i])
+
+
+async def test_text_call_with_unreadable_arguments_is_corrected_not_run(leap_workspace: Path) -> None:
+    broken = '```tool\n{"name": "Edit", "arguments": <<not json at all>>}\n```'
+    script = [Reply(broken), Reply("Giving up on that edit.")]
+    with ScriptedModelServer("ollama", script) as server:
+        events = await run(Session("edit leap.py", DiskWorkspace(leap_workspace), settings_for(server)))
+        second = server.requests[1]["messages"]
+    final = events[-1]
+    assert final.outcome == "done" and final.tool_counts == {}
+    assert final.counters.corrections_by_reason == {"malformed_arguments": 1}
+    assert "Edit" in [m for m in second if m["role"] == "tool"][-1]["content"]

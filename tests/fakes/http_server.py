@@ -8,7 +8,10 @@ seen at once (its EOF arrives while we are still streaming), not only at the nex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -195,6 +198,14 @@ class Outbound:
     def close(self) -> None:
         """Close after what was written has been flushed (FIN), as a crashing server's OS would."""
         self._writer.close()
+
+    def reset(self) -> None:
+        """Abort with a TCP reset: SO_LINGER 0 makes close() send RST instead of FIN."""
+        sock = self._writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._writer.transport.abort()
 
 
 def _head(status: int, headers: list[tuple[str, str]]) -> bytes:

@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from agent import tokens
 from tests.fakes.http_server import BadRequest, Inbound, Outbound, Request
 from tests.fakes.script import Call, Fault, Reply, ServerScript
-from tests.fakes.wire import Complete, Cut, Frame, Stall, Streamed, Wire, plan
+from tests.fakes.wire import Complete, Cut, Frame, Reset, Stall, Streamed, Wire, plan
 from tests.fakes.wire_ollama import OllamaWire
 from tests.fakes.wire_openai import FINGERPRINT, OpenAIWire
 
@@ -442,6 +442,10 @@ class ScriptedModelServer:
                 out.close()
                 self._finish(entry, completed=False, closed=False)
                 return False
+            if isinstance(step, Reset):
+                out.reset()
+                self._finish(entry, completed=False, closed=False)
+                return False
             if isinstance(step, Stall):
                 if await out.wait_gone(step.seconds):
                     self._finish(entry, completed=False, closed=True)
@@ -450,13 +454,22 @@ class ScriptedModelServer:
             if pace and step.tokens and await out.wait_gone(step.tokens / pace):
                 self._finish(entry, completed=False, closed=True)
                 return False
-            if not await out.chunk(step.data):
+            if not await self._send_frame(out, step.data, action.chunk_bytes):
                 self._finish(entry, completed=False, closed=True)
                 return False
             self._sent(entry, step)
         done = await out.end_chunked()
         self._finish(entry, completed=done, closed=not done)
         return done
+
+    @staticmethod
+    async def _send_frame(out: Outbound, data: bytes, chunk_bytes: int | None) -> bool:
+        if chunk_bytes is None:
+            return await out.chunk(data)
+        for start in range(0, len(data), chunk_bytes):
+            if not await out.chunk(data[start : start + chunk_bytes]):
+                return False
+        return True
 
     def _record(self, request: Request, body: dict[str, Any]) -> RequestLog:
         with self._lock:

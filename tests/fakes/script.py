@@ -25,8 +25,15 @@ Fault = Literal[
     "invalid_utf8",  # a content piece with bytes that are not UTF-8 (the stream is otherwise fine)
     "stream_error",  # an error object mid-stream, then the response ends
     "never_ends",  # text keeps coming until the client disconnects (or a cap)
+    # The chaos additions (tests/fakes/chaos.py picks among them by seed):
+    "http_503",  # status 503 with the protocol's JSON error body ("loading model")
+    "reset",  # the connection is reset (RST, SO_LINGER 0) mid-stream
+    "truncated",  # half a line / SSE event, then the response ends cleanly (chunked terminator)
+    "huge_line",  # one extra line of `huge_line_bytes` (a field clients ignore), then the stream goes on
+    "tiny_chunks",  # the whole body goes out in HTTP chunks of `tiny_chunk_bytes` bytes
 ]
-HTTP_FAULTS = frozenset({"http_500", "http_503_empty", "model_not_found", "tools_unsupported", "context_overflow"})
+HTTP_FAULTS = frozenset({"http_500", "http_503", "http_503_empty", "model_not_found", "tools_unsupported",
+                         "context_overflow"})
 
 
 class Call(BaseModel):
@@ -71,6 +78,8 @@ class Reply(BaseModel):
     delay: float = 0.0  # seconds before the response starts (before any header)
     tokens_per_second: float | None = None  # overrides the server's pacing for this reply
     never_ends_cap: int = 200_000  # tokens after which a never-ending stream gives up
+    huge_line_bytes: int = 1_000_000
+    tiny_chunk_bytes: int = 1
 
     def __init__(self, text: str | None = None, /, **data: Any) -> None:
         if text is not None:

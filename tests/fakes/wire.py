@@ -34,7 +34,12 @@ class Cut:
     """Close the connection at once, without the stream's terminator."""
 
 
-Step = Frame | Stall | Cut
+@dataclass(frozen=True)
+class Reset:
+    """Abort the connection with a TCP reset (RST), as a crashed host or a killed proxy does."""
+
+
+Step = Frame | Stall | Cut | Reset
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Streamed:
     content_type: str
     steps: Iterator[Step]
     headers: list[tuple[str, str]] = field(default_factory=list)
+    chunk_bytes: int | None = None  # cut the body into HTTP chunks of this many bytes (None: one per frame)
 
 
 class Wire(Protocol):
@@ -64,6 +70,8 @@ class Wire(Protocol):
     def raw_text_frame(self, raw: bytes) -> Frame: ...
 
     def garbage_frame(self) -> Frame: ...
+
+    def padding_frame(self, size: int) -> Frame: ...
 
     def error_frame(self, message: str) -> Frame: ...
 
@@ -79,7 +87,8 @@ def plan(wire: Wire, reply: Reply, streaming: bool) -> Complete | Streamed:
         return wire.complete()
     if reply.fault == "never_ends":
         return Streamed(wire.content_type, iter(wire.endless(reply.never_ends_cap)), wire.stream_headers)
-    return Streamed(wire.content_type, _with_fault(wire, reply), wire.stream_headers)
+    chunk_bytes = max(1, reply.tiny_chunk_bytes) if reply.fault == "tiny_chunks" else None
+    return Streamed(wire.content_type, _with_fault(wire, reply), wire.stream_headers, chunk_bytes)
 
 
 def _with_fault(wire: Wire, reply: Reply) -> Iterator[Step]:
@@ -91,6 +100,15 @@ def _with_fault(wire: Wire, reply: Reply) -> Iterator[Step]:
             if reply.fault == "cut":
                 yield Cut()
                 return
+            if reply.fault == "reset":
+                yield Reset()
+                return
+            if reply.fault == "truncated":
+                # At least one byte, never the whole line: the newline that would end it is missing.
+                yield Frame(frame.data[: max(1, len(frame.data.rstrip(b"\n")) // 2)])
+                return
+            if reply.fault == "huge_line":
+                yield wire.padding_frame(reply.huge_line_bytes)
             if reply.fault == "stall":
                 yield Stall(reply.stall_seconds)
             elif reply.fault == "garbage":

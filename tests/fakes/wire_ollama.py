@@ -93,6 +93,11 @@ class OllamaWire:
     def garbage_frame(self) -> Frame:
         return Frame(b"upstream connect error or disconnect/reset before headers\n")
 
+    def padding_frame(self, size: int) -> Frame:
+        # A well-formed line that carries nothing for the client: an empty piece plus a field it ignores.
+        empty = self._line({"content": ""}, padding="").data
+        return Frame(empty.replace(b'"padding":""', b'"padding":"' + b"x" * max(0, size - len(empty)) + b'"'))
+
     def error_frame(self, message: str) -> Frame:
         return Frame(dumps({"error": message}) + b"\n")
 

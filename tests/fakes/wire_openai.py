@@ -118,6 +118,11 @@ class OpenAIWire:
     def garbage_frame(self) -> Frame:
         return Frame(b'data: {"choices": [ this is not json\n\n')
 
+    def padding_frame(self, size: int) -> Frame:
+        # A well-formed event that carries nothing for the client: no choices, plus a field it ignores.
+        empty = _event(self._chunk([], padding="")).data
+        return Frame(empty.replace(b'"padding":""', b'"padding":"' + b"x" * max(0, size - len(empty)) + b'"'))
+
     def error_frame(self, message: str) -> Frame:
         return _event({"error": {"code": 500, "message": message, "type": "server_error"}})
 

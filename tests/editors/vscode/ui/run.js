@@ -1,0 +1,148 @@
+// One end-to-end scenario in real VS Code: `node run.js config.json`. The config names the scenario,
+// the code-server URL, the workspace and what to expect; the result (what was seen on screen) goes to
+// stdout as one JSON line, screenshots to the artifacts folder. pytest checks the files on disk.
+
+'use strict';
+
+const fs = require('fs');
+const { Workbench } = require('./workbench');
+
+const TURN = /little-coder: implement `is_leap`: turn \d+\/\d+/;
+
+/** Ctrl+. on the stub → the implement action → progress → the refactor preview. */
+async function implementToPreview(wb, seen) {
+  await wb.openFile('leap.py');
+  seen.idleStatus = await wb.waitForStatus(/^\S*\s*little-coder$/, 60000);
+  await wb.shot('01-workspace');
+  seen.menu = await wb.quickFixMenu(0);
+  await wb.shot('02-quick-fix-menu');
+  await wb.pickAction(/Ask little-coder to implement `is_leap`/);
+  seen.progress = await wb.waitForNotification(TURN, 30000);
+  await wb.shot('03-progress');
+  seen.statusTurn = await wb.waitForStatus(/little-coder: (turn \d+\/\d+|write guard)/, 20000);
+  seen.statusFlash = await wb.waitForStatus(/little-coder: write guard: leap\.py/, 20000);
+  await wb.shot('04-status-flash');
+  seen.preview = await wb.waitForPreview();
+  await wb.shot('05-refactor-preview');
+}
+
+const scenarios = {
+  async implementApply(wb, config, seen) {
+    await implementToPreview(wb, seen);
+    await wb.tickAllFiles();
+    seen.ticked = await wb.previewRows();
+    await wb.shot('06-hunks-ticked');
+    await wb.clickPreviewButton('Apply');
+    await wb.waitFor('leap.py to change in the editor', async () =>
+      (await wb.page.locator('.editor-group-container.active .view-lines').innerText()).includes('return year % 4 == 0'));
+    seen.dirtyAfterApply = await wb.dirtyTabs();
+    await wb.clickLine(0);
+    await wb.save();
+    await wb.waitForDisk('leap.py', (text) => text.includes('return year % 4 == 0'));
+    seen.statusAfterApply = await wb.waitForStatus(/little-coder: applied/, 15000);
+    await wb.shot('07-applied-and-saved');
+
+    await wb.runCommand('little-coder: Undo last session');
+    seen.undoMessage = await wb.waitForNotification(/undid the last session's changes in leap\.py/, 15000);
+    await wb.waitFor('the undo in the editor', async () =>
+      (await wb.page.locator('.editor-group-container.active .view-lines').innerText()).includes('NotImplementedError'));
+    await wb.clickLine(0);
+    await wb.save();
+    await wb.waitForDisk('leap.py', (text) => text === config.original);
+    await wb.shot('08-undone-and-saved');
+  },
+
+  async implementDiscard(wb, config, seen) {
+    await implementToPreview(wb, seen);
+    await wb.tickAllFiles();
+    await wb.clickPreviewButton('Discard');
+    seen.statusAfterDiscard = await wb.waitForStatus(/little-coder: (all changes rejected|discarded)/, 15000);
+    await wb.page.waitForTimeout(1000);
+    seen.dirtyAfterDiscard = await wb.dirtyTabs();
+    seen.editorText = await wb.page.locator('.editor-group-container.active .view-lines').innerText();
+    seen.previewGone = (await wb.page.getByRole('button', { name: 'Apply', exact: true }).count()) === 0;
+    await wb.shot('06-discarded');
+  },
+
+  async askNewFile(wb, config, seen) {
+    // The workspace starts with a base URL where nothing listens.
+    await wb.openFile('notes.md');
+    seen.idleStatus = await wb.waitForStatus(/^\S*\s*little-coder$/, 60000);
+    await wb.runCommand('little-coder: Ask…');
+    await wb.answerInput(config.instruction, '01-ask-input');
+    seen.unreachable = await wb.waitForNotification(/little-coder: .*(no model server answered|cannot connect)/, 30000);
+    seen.unreachableButtons = await wb.notification(/no model server answered|cannot connect/).locator('.monaco-button').allInnerTexts();
+    await wb.shot('02-model-server-unreachable');
+    await wb.clearNotifications();
+
+    // Fix the setting in the workspace's settings file; VS Code notices and the server is told.
+    fs.writeFileSync(config.settingsFile, JSON.stringify(config.fixedSettings, null, 2));
+    await wb.page.waitForTimeout(2500);
+    await wb.runCommand('little-coder: Ask…');
+    await wb.answerInput(config.instruction);
+    seen.progress = await wb.waitForNotification(/little-coder: Create greet\.py.*: turn \d+\/\d+/, 30000);
+    await wb.shot('03-progress');
+    seen.preview = await wb.waitForPreview();
+    await wb.shot('04-refactor-preview-new-file');
+    await wb.tickAllFiles();
+    await wb.clickPreviewButton('Apply');
+    await wb.waitForDisk('greet.py', () => true);
+    await wb.runCommand('File: Save All Files');
+    await wb.waitForDisk('greet.py', (text) => text.includes('def greet('));
+    seen.statusAfterApply = await wb.waitForStatus(/little-coder: applied/, 15000);
+    await wb.shot('05-new-file-applied');
+  },
+
+  async cancel(wb, config, seen) {
+    await wb.openFile('leap.py');
+    seen.idleStatus = await wb.waitForStatus(/^\S*\s*little-coder$/, 60000);
+    await wb.quickFixMenu(0);
+    await wb.pickAction(/Ask little-coder to implement `is_leap`/);
+    seen.progress = await wb.waitForNotification(/little-coder: implement `is_leap`/, 30000);
+    await wb.waitForStatus(/little-coder: turn 1\/\d+/, 20000);
+    await wb.shot('01-running');
+    await wb.notification(/implement `is_leap`/).getByRole('button', { name: 'Cancel' }).click();
+    seen.statusAfterCancel = await wb.waitForStatus(/little-coder: cancelled/, 20000);
+    seen.notificationsAfterCancel = await wb.notifications();
+    await wb.shot('02-cancelled');
+  },
+
+  async serverMissing(wb, config, seen) {
+    seen.missing = await wb.waitForNotification(/littleCoder\.server\.command is .*not an executable/, 60000);
+    seen.missingButtons = await wb.notification(/littleCoder\.server\.command/).locator('.monaco-button').allInnerTexts();
+    seen.statusMissing = await wb.waitForStatus(/server not found/, 10000);
+    await wb.shot('01-server-not-found');
+    await wb.clearNotifications();
+
+    // A Python without little-coder-lsp: the server starts and dies at once.
+    fs.writeFileSync(config.settingsFile, JSON.stringify(config.brokenPythonSettings, null, 2));
+    seen.failed = await wb.waitForNotification(/exited with code \d+ before it was ready/, 60000);
+    seen.statusFailed = await wb.waitForStatus(/server failed/, 10000);
+    await wb.shot('02-server-failed-to-start');
+  },
+};
+
+async function main() {
+  const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const scenario = scenarios[config.scenario];
+  if (!scenario) {
+    throw new Error(`unknown scenario ${config.scenario}`);
+  }
+  const wb = await Workbench.open(config);
+  const seen = {};
+  try {
+    await scenario(wb, config, seen);
+    process.stdout.write(`${JSON.stringify({ ok: true, seen, screenshots: wb.shots })}\n`);
+  } catch (error) {
+    await wb.shot('failure').catch(() => undefined);
+    process.stdout.write(`${JSON.stringify({ ok: false, error: String(error && error.stack || error), seen, screenshots: wb.shots })}\n`);
+    process.exitCode = 1;
+  } finally {
+    await wb.close();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error && error.stack || error}\n`);
+  process.exitCode = 2;
+});
