@@ -152,4 +152,6 @@ async def test_text_call_with_unreadable_arguments_is_corrected_not_run(leap_wor
     final = events[-1]
     assert final.outcome == "done" and final.tool_counts == {}
     assert final.counters.corrections_by_reason == {"malformed_arguments": 1}
-    assert "Edit" in [m for m in second if m["role"] == "tool"][-1]["content"]
+    correction = [m for m in second if m["role"] == "tool"][-1]["content"]
+    # The model is told its JSON was unreadable (and shown it), not merely that fields are missing.
+    assert "Edit" in correction and "not valid JSON" in correction and "not json at all" in correction
