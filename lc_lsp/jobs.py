@@ -75,7 +75,8 @@ FINISHED: frozenset[str] = frozenset(
 # How long to wait, after the client said it applied an edit, for the documents to show it (the
 # didChange/didOpen that follows), and how long they must then stay quiet.
 SETTLE_TIMEOUT_S = 1.0
-QUIET_S = 0.05
+# Clients may debounce didChange (Neovim by 150 ms): a document counts as settled after this much quiet.
+QUIET_S = 0.2
 DIFF_FOLDER = ".little-coder"
 APPLY, SHOW_DIFF, DISCARD = "Apply", "Show diff", "Discard"
 ALLOW, DENY = "Allow", "Deny"
@@ -372,7 +373,8 @@ class Jobs:
 
     async def _apply(self, job: Job, proposals: list[Proposal], caps: ClientEditCaps) -> set[str] | None:
         """Send one edit for `proposals`; record what the user accepted. None when the client refused."""
-        edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title}")
+        # The session id in every annotation's description lets a client tie the edit to its session.
+        edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title} · session {job.id}")
         missing = uncreatable(proposals, caps)
         result = await self._ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=f"little-coder: {job.title}")
@@ -381,8 +383,8 @@ class Jobs:
             reason = f" ({result.failure_reason})" if result.failure_reason else ""
             job.message = f"the editor did not apply the changes{reason}"
             self._show(
-                f"little-coder: {job.message}. They are kept: run littleCoder.revise on session {job.id} to redo "
-                "them on the current files.",
+                f"little-coder: {job.message}. They are kept: ask little-coder to revise session {job.id} "
+                "(littleCoder.revise) to redo them on the current files.",
                 types.MessageType.Warning,
             )
             job.rejected |= {h.id for p in proposals for h in p.hunks}

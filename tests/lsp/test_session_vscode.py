@@ -441,6 +441,10 @@ async def test_thinking_budget_shows_in_progress_and_a_fast_stream_is_batched(
     assert "thinking budget 64 reached → retrying without thinking" in messages
     deltas = [p["event"] for p in editor.events if p["sessionId"] == session and p["event"]["kind"] == "text_delta"]
     assert "".join(d["text"] for d in deltas).strip() == answer
-    chunks = model.log[-1].tokens_sent / model.chunk_tokens
-    # Merged every 100 ms: a handful of notifications, not one per 4-token chunk.
-    assert chunks >= 400 and len(deltas) <= 10, (chunks, len(deltas))
+    last = model.log[-1]
+    chunks = last.tokens_sent / model.chunk_tokens
+    streamed_s = (last.finished_at or last.started_at) - last.started_at
+    # Merged every 100 ms: about one notification per 100 ms of streaming (however slow the machine),
+    # not one per 4-token chunk.
+    assert chunks >= 400 and len(deltas) <= streamed_s / 0.1 + 3, (chunks, len(deltas), streamed_s)
+    assert len(deltas) < chunks / 10

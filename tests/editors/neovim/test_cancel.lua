@@ -1,6 +1,6 @@
--- Cancelling, with the vim.lsp.start fallback: a session cancelled while the model streams, and one
--- cancelled while its review is open (the tab closes, nothing is applied). The editor stays usable
--- throughout: typing happens while the model streams.
+-- Sessions that end without applying anything, with the vim.lsp.start fallback: cancelled while the
+-- model streams, cancelled while its review is open, a review closed with `q`, and a review whose file
+-- the user edited meanwhile. The editor stays usable throughout: typing happens while the model streams.
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "helpers.lua"))
 
 local workspace = H.env("LC_TEST_WORKSPACE")
@@ -29,8 +29,8 @@ local sessions = lc.instance().sessions
 vim.api.nvim_win_set_cursor(0, { 4, 0 })
 vim.cmd("LittleCoder implement")
 H.wait(15000, function()
-  return lc.status():find("^LC turn 1/20") ~= nil
-end, "the first turn")
+  return lc.status() == "LC turn 1/20 · thinking"
+end, "the model to stream its first reply")
 -- The editor is not blocked: edit another buffer while the agent works.
 vim.cmd("enew")
 vim.api.nvim_buf_set_lines(0, 0, -1, false, { "typed while the agent works" })
@@ -62,5 +62,35 @@ end, "the review to close with the cancelled session")
 H.eq(H.read(workspace .. "/leap.py"), original, "nothing was applied")
 H.eq(vim.bo[bufnr].modified, false, "the buffer is untouched")
 H.out("CANCELLED_REVIEW " .. second.id)
+
+-- 3. `q` closes the review: nothing applied, and the server is told so (it keeps the proposal).
+local function review_next()
+  vim.api.nvim_win_set_cursor(0, { 4, 0 })
+  vim.cmd("LittleCoder implement")
+  H.wait(15000, function()
+    return vim.fn.tabpagenr("$") == 2
+  end, "the review tab")
+  return sessions:active()
+end
+local third = review_next()
+H.keys("q")
+H.wait(10000, function()
+  return third.state == "refused"
+end, "the server to record the refusal")
+H.eq(vim.fn.tabpagenr("$"), 1, "the review tab closed")
+H.ok(H.find_notification(seen, "the review was closed without applying the changes", vim.log.levels.WARN),
+  "the server's reply names the reason")
+H.eq(H.read(workspace .. "/leap.py"), original, "nothing was applied")
+
+-- 4. The file changes during the review: applying is refused rather than applied to the wrong lines.
+local fourth = review_next()
+vim.api.nvim_buf_set_lines(bufnr, 0, 1, false, { '"""Leap years, edited during the review."""' })
+H.keys("gA<CR>")
+H.wait(10000, function()
+  return fourth.state == "refused"
+end, "the refusal of a stale review")
+H.ok(H.find_notification(seen, "leap.py changed during the review", vim.log.levels.ERROR), "said at ERROR level")
+H.eq(H.read(workspace .. "/leap.py"), original, "the file is untouched")
+H.eq(vim.api.nvim_buf_get_lines(bufnr, 5, 6, false), { "    raise NotImplementedError" }, "so is the buffer")
 
 H.done()

@@ -63,6 +63,8 @@ def leap_script() -> list[Reply]:
         Reply("Implemented is_leap, reworded describe() and added a test."),
         # The revision (after the user rejected the describe() change):
         Reply("The label stays as it was."),
+        # The question about the selected lines:
+        Reply('It returns "leap" or "common".'),
     ]
 
 
@@ -151,8 +153,8 @@ def closed_port() -> int:
 # --- tests ---------------------------------------------------------------------------------------
 
 
-def test_edit_logic(nvim: Path, tmp_path: Path) -> None:
-    output = run_lua(nvim, "test_edits.lua", editor_env(tmp_path), tmp_path, timeout=30)
+def test_plugin_logic(nvim: Path, tmp_path: Path) -> None:
+    output = run_lua(nvim, "test_units.lua", editor_env(tmp_path), tmp_path, timeout=30)
     assert output.startswith("OK")
 
 
@@ -163,17 +165,16 @@ def test_review_accept_reject_revise(nvim: Path, tmp_path: Path, workspace: Path
     expected.write_text(ACCEPTED, encoding="utf-8")
     expected_tests = tmp_path / "expected_tests.py"
     expected_tests.write_text(TESTS, encoding="utf-8")
-    env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace), LC_TEST_EXPECTED=str(expected),
+    stub = tmp_path / "stub.py"
+    stub.write_text(STUB, encoding="utf-8")
+    env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace), LC_TEST_EXPECTED=str(expected), LC_TEST_STUB=str(stub),
                      LC_TEST_EXPECTED_TESTS=str(expected_tests),
                      LC_TEST_SETTINGS=json.dumps(settings_for(model.base_url)))
     output = run_lua(nvim, "test_review.lua", env, workspace)
 
-    assert (workspace / "leap.py").read_text(encoding="utf-8") == ACCEPTED
-    assert (workspace / "test_leap.py").read_text(encoding="utf-8") == TESTS
     # The revision's request carries the rejected hunk, its diff and the user's comment.
-    match = re.search(r"^REVISED (\w+)$", output, re.MULTILINE)
-    assert match, output
-    revise_request = model.requests[-1]
+    assert re.search(r"^REVISED (\w+)$", output, re.MULTILINE), output
+    revise_request = model.requests[5]
     feedback = next((m["content"] for m in revise_request["messages"]
                      if m["role"] == "user" and "The user reviewed your changes" in str(m["content"])), "")
     assert "rejected 1 of 3 hunks" in feedback, feedback
@@ -181,24 +182,131 @@ def test_review_accept_reject_revise(nvim: Path, tmp_path: Path, workspace: Path
     assert "keep describe() as it was" in feedback, feedback
     # The whole first conversation went along: the revision continues it.
     assert any("is_leap" in str(m.get("content", "")) for m in revise_request["messages"] if m["role"] == "assistant")
+    # The question carried the selected lines (9–10, linewise visual mode).
+    assert re.search(r"^ASKED (\w+)$", output, re.MULTILINE), output
+    question = next(m["content"] for m in model.requests[6]["messages"]
+                    if m["role"] == "user" and "what does describe() return?" in str(m["content"]))
+    assert "It concerns leap.py (lines 9–10):" in question, question
+    assert LABEL_OLD.rstrip() in question and "def describe(year: int) -> str:" in question, question
+    assert len(model.requests) == 7
 
 
 @pytest.mark.slow
-def test_cancel_while_streaming_and_while_reviewing(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+def test_cancel_quit_and_stale_review(nvim: Path, tmp_path: Path, workspace: Path) -> None:
     replies = [
         # Long and slow: still streaming when the user cancels.
         Reply(reasoning="Thinking about the calendar. " * 200, tokens_per_second=40),
-        Reply(calls=[Call("Edit", {"file_path": "leap.py", "old_string": "    raise NotImplementedError\n",
-                                   "new_string": BODY})]),
-        Reply("Implemented is_leap."),
     ]
+    for _ in range(3):  # reviews: cancelled, closed with q, stale
+        replies += [
+            Reply(calls=[Call("Edit", {"file_path": "leap.py", "old_string": "    raise NotImplementedError\n",
+                                       "new_string": BODY})]),
+            Reply("Implemented is_leap."),
+        ]
     with ScriptedModelServer("ollama", replies, model=MODEL) as model:
         env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace),
                          LC_TEST_SETTINGS=json.dumps(settings_for(model.base_url)))
         output = run_lua(nvim, "test_cancel.lua", env, workspace)
-        log = model.wait_finished(count=3)
+        log = model.wait_finished(count=7)
     assert "CANCELLED_STREAMING" in output and "CANCELLED_REVIEW" in output
     streaming = log[0]
     assert streaming.client_closed_early and not streaming.completed, streaming
     assert streaming.tokens_sent < 1000  # stopped long before the reply's end
     assert (workspace / "leap.py").read_text(encoding="utf-8") == STUB
+
+
+@pytest.mark.slow
+def test_errors_are_clear(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace), LC_TEST_PYTHON=sys.executable,
+                     LC_TEST_DOWN_URL=f"http://127.0.0.1:{closed_port()}")
+    output = run_lua(nvim, "test_errors.lua", env, workspace)
+    assert "MODEL_DOWN" in output
+
+
+@pytest.mark.slow
+def test_checkhealth(nvim: Path, tmp_path: Path, workspace: Path, model: ScriptedModelServer) -> None:
+    env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace), LC_TEST_BASE_URL=model.base_url,
+                     LC_TEST_DOWN_URL=f"http://127.0.0.1:{closed_port()}")
+    output = run_lua(nvim, "test_health.lua", env, workspace)
+    assert "---- working ----" in output
+    assert model.hits[:2] == ["GET /api/version", "POST /api/show"]  # the probe really asked the server
+
+
+class Tmux:
+    """Neovim in a private tmux server (its own socket, no user config), driven by keys."""
+
+    def __init__(self, binary: str, socket_name: str, env: dict[str, str]) -> None:
+        self.binary = binary
+        self.socket = socket_name
+        self.env = env
+
+    def __call__(self, *args: str) -> str:
+        done = subprocess.run([self.binary, "-L", self.socket, "-f", "/dev/null", *args], env=self.env,
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, f"tmux {' '.join(args)} failed: {done.stderr}"
+        return done.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "lc")
+
+    def wait_for(self, predicate: Any, what: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; the screen:\n{screen}")
+            time.sleep(0.1)
+
+    def keys(self, *keys: str) -> None:
+        self("send-keys", "-t", "lc", *keys)
+
+
+@pytest.mark.slow
+def test_tui_review_tab(nvim: Path, tmux: str, tmp_path: Path, workspace: Path) -> None:
+    script = leap_script()
+    script[0] = script[0].model_copy(update={"tokens_per_second": 25})  # ~2 s of visible progress
+    with ScriptedModelServer("ollama", script, model=MODEL) as model:
+        env = editor_env(tmp_path, LC_TEST_SETTINGS=json.dumps(settings_for(model.base_url)),
+                         LANG="C.UTF-8", TERM="xterm-256color")
+        term = Tmux(tmux, f"little-coder-{os.getpid()}-{tmp_path.name}", env)
+        command = (f"cd {workspace} && exec {nvim} --clean --cmd 'set rtp+={PLUGIN}' "
+                   f"-c 'luafile {HERE / 'tui_init.lua'}' leap.py")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        term("-u", "new-session", "-d", "-s", "lc", "-x", "120", "-y", "32", command)
+        try:
+            progress = term.wait_for(lambda s: "LC turn 1/20" in s, "the statusline progress")
+            (ARTIFACTS / "tui_1_progress.txt").write_text(progress, encoding="utf-8")
+
+            opened = term.wait_for(lambda s: "[file 1/2]" in s and "pending" in s, "the review tab")
+            (ARTIFACTS / "tui_2_review.txt").write_text(opened, encoding="utf-8")
+            assert "proposed leap.py" in opened and "current leap.py" in opened
+            assert "a/r hunk  A/R file  gA/gR all" in opened  # the help line
+            assert BODY.strip()[:40] in opened and LABEL_NEW.strip()[:30] in opened
+            assert "? pending · leap.py: line 6 (+1 −1)" in opened  # the change under the cursor
+            assert "LC review: implement `is_leap`" in opened
+
+            term.keys("a")
+            term.wait_for(lambda s: "✓1 ✗0 ?1" in s, "the first hunk accepted")
+            term.keys("r")
+            decided = term.wait_for(lambda s: "✓1 ✗1 ?0" in s, "the second hunk rejected")
+            (ARTIFACTS / "tui_3_decided.txt").write_text(decided, encoding="utf-8")
+            assert "✗ rejected · leap.py: line 10 (+1 −1)" in decided  # the cursor stayed on it
+
+            term.keys("]f")
+            new_file = term.wait_for(lambda s: "[file 2/2]" in s, "the new file")
+            (ARTIFACTS / "tui_4_new_file.txt").write_text(new_file, encoding="utf-8")
+            assert "new file test_leap.py" in new_file and "def test_is_leap" in new_file
+            term.keys("A", "Enter")
+            applied = term.wait_for(lambda s: "2 of 3 changes applied" in s, "the session's result")
+            (ARTIFACTS / "tui_5_applied.txt").write_text(applied, encoding="utf-8")
+            assert "[file" not in applied and BODY.strip()[:40] in applied  # back in leap.py, changed
+            assert LABEL_OLD.strip() in applied  # the rejected change is not there
+            assert "LC " not in applied  # the statusline component is empty again
+            assert "Press ENTER" not in applied  # no message wider than the screen
+            assert (workspace / "leap.py").read_text(encoding="utf-8") == ACCEPTED
+            assert (workspace / "test_leap.py").read_text(encoding="utf-8") == TESTS
+            term.keys(":qa!", "Enter")
+        finally:
+            subprocess.run([tmux, "-L", term.socket, "kill-server"], env=env, capture_output=True, timeout=30)

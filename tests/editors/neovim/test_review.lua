@@ -142,13 +142,18 @@ H.eq(vim.fn.tabpagenr("$"), 1, "the review tab closed")
 H.eq(session.state, "partial", "the server saw a partial application")
 H.eq(#session.accepted, 2, "two hunks accepted")
 H.eq(#session.rejected, 1, "one hunk rejected")
-H.ok(H.find_notification(seen, "2 hunk(s) accepted, 1 rejected"), "the result is reported")
+H.ok(H.find_notification(seen, "implement `is_leap` — 2 of 3 changes applied; :LittleCoder revise"),
+  "the result is reported")
 local buffer_text = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") .. "\n"
 H.eq(buffer_text, expected_leap, "the buffer holds exactly the accepted hunk")
 H.eq(H.read(workspace .. "/leap.py"), expected_leap, "the file on disk too")
 H.eq(vim.bo[bufnr].modified, false, "the reviewed buffer was saved")
 H.eq(H.read(workspace .. "/test_leap.py"), expected_tests, "the accepted new file was created")
 H.out("applied at " .. H.elapsed() .. ": session " .. session.id .. " " .. session.state)
+vim.cmd("LittleCoder status")
+H.wait(5000, function()
+  return H.find_notification(seen, session.id .. "  partial") ~= nil
+end, "the server's list of sessions")
 
 -- 6. Revise: the rejection goes back to the model (the driver checks the request it got).
 vim.cmd("LittleCoder revise keep describe() as it was")
@@ -161,6 +166,29 @@ end, "the revised session to finish")
 H.eq(revised.state, "no_changes", "the revised session answered without changes")
 H.ok(H.find_notification(seen, "The label stays as it was."), "its answer is shown")
 H.out("REVISED " .. revised.id)
+
+-- 7. Undo puts back what the first session applied: the buffer, the file, and the created file is gone.
+vim.cmd("LittleCoder undo")
+H.wait(10000, function()
+  return H.find_notification(seen, "undid session " .. session.id) ~= nil
+end, "the undo")
+H.eq(table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") .. "\n", H.read(H.env("LC_TEST_STUB")),
+  "the buffer is back to the stub")
+H.eq(H.read(workspace .. "/leap.py"), H.read(H.env("LC_TEST_STUB")), "and the file")
+H.eq(vim.uv.fs_stat(workspace .. "/test_leap.py"), nil, "the created file was removed")
+
+-- 8. Ask about a linewise visual selection: the answer comes back as a notification.
+vim.api.nvim_win_set_cursor(0, { 9, 0 })
+H.keys("Vj:LittleCoder ask what does describe() return?<CR>")
+local asked
+H.wait(20000, function()
+  local last = lc.instance().sessions:last_finished()
+  asked = last ~= revised and last ~= session and last or nil
+  return asked ~= nil
+end, "the question to be answered")
+H.eq(asked.title, "what does describe() return?", "the question is the title")
+H.ok(H.find_notification(seen, "It returns \"leap\" or \"common\"."), "the answer is shown")
+H.out("ASKED " .. asked.id)
 
 -- The log holds the transcript of both sessions.
 vim.cmd("LittleCoder log")

@@ -7,6 +7,10 @@ local Log = require("little_coder.log")
 local Review = require("little_coder.review")
 local Sessions = require("little_coder.sessions")
 
+--- @class little_coder.App
+--- @field config little_coder.Config
+--- @field log little_coder.Log
+--- @field sessions little_coder.Sessions
 local App = {}
 App.__index = App
 
@@ -20,7 +24,8 @@ function App.new(config)
     config = config,
     log = Log.new(config.log_lines),
     reviews = { current = nil, queue = {}, count = 0 },
-    exiting = false,
+    exiting = false, -- Neovim is quitting: a server stopping then is no news
+    redraw_pending = false,
   }, App)
   self.sessions = Sessions.new(function(message, level)
     self:notify(message, level)
@@ -147,7 +152,6 @@ function App:handlers()
       self.sessions:shown_message(params.message)
       self.log:add(params.message)
       self:notify(params.message, MESSAGE_LEVEL[params.type] or INFO)
-      return vim.NIL
     end,
   }
 end
@@ -181,6 +185,17 @@ function App:start()
   if use_config then
     vim.lsp.config(App.NAME, self:client_config())
     vim.lsp.enable(App.NAME)
+    if vim.v.vim_did_enter == 0 then
+      -- Set up during start-up (a plugin manager loading us on BufRead): enable() only looks at the
+      -- buffers already open once Neovim has entered, so ask again then.
+      vim.api.nvim_create_autocmd("VimEnter", {
+        group = group,
+        once = true,
+        callback = function()
+          vim.lsp.enable(App.NAME)
+        end,
+      })
+    end
     return true
   end
   vim.api.nvim_create_autocmd("FileType", {
@@ -298,6 +313,9 @@ function App:apply_edit(params, ctx)
     end
     self:notify(("little-coder: cannot review %s: %s"):format(params.label or "the edit", err), ERROR)
     return { applied = false, failureReason = err }
+  end
+  if #changes == 0 then
+    return { applied = true }
   end
   for _, file in ipairs(changes) do
     local bufnr = file.version and files.find_buffer(file.path)

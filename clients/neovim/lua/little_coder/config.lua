@@ -15,7 +15,6 @@ local M = {}
 --- @type little_coder.Config
 M.defaults = {
   cmd = { "little-coder", "lsp" },
-  cmd_env = nil,
   -- Languages with a grammar in the server, then those its regex fallback reads.
   filetypes = {
     "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust", "java",
@@ -62,6 +61,9 @@ local function is_list_of_strings(value)
   return true
 end
 
+--- Every option setup() takes (cmd_env has no default, so it is not among the defaults' keys).
+M.OPTIONS = { "cmd", "cmd_env", "filetypes", "root_markers", "settings", "lsp_api", "review", "notify", "log_lines" }
+
 --- Merge `opts` over the defaults and check every field.
 --- @param opts? table
 --- @return little_coder.Config? config
@@ -71,11 +73,9 @@ function M.resolve(opts)
   if type(opts) ~= "table" then
     return nil, "setup() takes a table of options"
   end
-  local known = vim.tbl_keys(M.defaults)
   for key in pairs(opts) do
-    if not vim.tbl_contains(known, key) then
-      table.sort(known)
-      return nil, ("unknown option '%s' (known: %s)"):format(key, table.concat(known, ", "))
+    if not vim.tbl_contains(M.OPTIONS, key) then
+      return nil, ("unknown option '%s' (known: %s)"):format(key, table.concat(M.OPTIONS, ", "))
     end
   end
   local config = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts)

@@ -335,7 +335,11 @@ function M.collect(edit, encoding, read)
     end
     ::continue::
   end
-  -- A file created empty has no text edit: it still is one thing to accept or reject.
+  -- A file created empty has no text edit: it still is one thing to accept or reject. A file whose
+  -- text edit list is empty has nothing to review.
+  files = vim.tbl_filter(function(file)
+    return file.op == "create" or #file.hunks > 0
+  end, files)
   for _, file in ipairs(files) do
     if file.op == "create" and #file.hunks == 0 then
       local annotation = file.annotation and annotations[file.annotation]
@@ -370,15 +374,18 @@ function M.accepted_text(file)
 end
 
 --- The hunk whose lines (in the current text when `side` is "old", else in the proposed text)
---- hold 0-based line `line`. A hunk without lines on that side sits on the line where it would be.
+--- hold 0-based line `line`. A hunk without lines on that side sits on the line where it would be;
+--- one past `last` (the last line shown, e.g. an append at the end) sits on `last`.
 --- @param file little_coder.FileChange
 --- @param side "old"|"new"
 --- @param line integer
+--- @param last integer
 --- @return little_coder.Hunk?
-function M.hunk_at(file, side, line)
+function M.hunk_at(file, side, line, last)
   for _, hunk in ipairs(file.hunks) do
     local lines = hunk[side]
-    if line >= lines.first and line < lines.first + math.max(lines.count, 1) then
+    local anchor = math.min(lines.first, last)
+    if line >= anchor and line < math.max(lines.first + lines.count, anchor + 1) then
       return hunk
     end
   end

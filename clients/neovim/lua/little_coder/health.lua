@@ -58,7 +58,7 @@ local function run_probe(python, config, root)
       or vim.trim(done.stderr or "")
     return nil, ("the probe failed (exit %d): %s"):format(done.code, why)
   end
-  local decoded, report = pcall(vim.json.decode, done.stdout or "")
+  local decoded, report = pcall(vim.json.decode, done.stdout or "", { luanil = { object = true, array = true } })
   if not decoded then
     return nil, "the probe printed no JSON: " .. (done.stdout or "")
   end
@@ -103,7 +103,8 @@ function M.check()
     health.warn(why .. ": Python, settings and model server not checked")
     return
   end
-  local root = vim.fs.root(0, config.root_markers) or vim.fn.getcwd()
+  -- :checkhealth runs in its own buffer, so the project is the one of the working directory.
+  local root = vim.fs.root(vim.fn.getcwd(), config.root_markers) or vim.fn.getcwd()
   local report, err = run_probe(python, config, root)
   if not report then
     health.error(("could not ask %s: %s"):format(python, err))

@@ -1,5 +1,6 @@
 --- The session log behind `:LittleCoder log`: the server's transcript (window/logMessage) and the
 --- plugin's own notes, kept in memory (bounded) and shown live in a scratch buffer.
+--- @class little_coder.Log
 local Log = {}
 Log.__index = Log
 

@@ -5,6 +5,7 @@
 local apply = require("little_coder.apply")
 local edits = require("little_coder.edits")
 
+--- @class little_coder.Review
 local Review = {}
 Review.__index = Review
 
@@ -149,6 +150,15 @@ function Review:open()
     vim.api.nvim_buf_delete(placeholder, { force = true })
   end
   self.group = vim.api.nvim_create_augroup(("little_coder_review_%d"):format(self.opts.id), { clear = true })
+  vim.api.nvim_create_autocmd("CursorMoved", {
+    group = self.group,
+    callback = function()
+      local win = vim.api.nvim_get_current_win()
+      if not self.done and (win == self.old_win or win == self.new_win) then
+        self:_render_help()
+      end
+    end,
+  })
   -- Closing one of the review's windows by hand is quitting the review.
   vim.api.nvim_create_autocmd("WinClosed", {
     group = self.group,
@@ -205,6 +215,7 @@ function Review:_cursor_to(hunk)
   local buffers = self.buffers[self.index]
   local last = vim.api.nvim_buf_line_count(buffers.new)
   vim.api.nvim_win_set_cursor(self.new_win, { math.min(hunk.new.first + 1, last), 0 })
+  self:_render_help()
 end
 
 --- Redraw the marks, the window bars and the help line.
@@ -263,6 +274,14 @@ function Review:_render_help()
         keys.help or "-", state),
     }
   end
+  -- Long lines hide the marks at their end, so the change under the cursor is spelt out here.
+  local hunk = self:_hunk_under_cursor()
+  if hunk then
+    local mark = MARK[hunk.decision or "pending"]
+    table.insert(lines, 2, ("%s %s · %s"):format(mark.sign, mark.word, hunk.label))
+  else
+    table.insert(lines, 2, "(no change under the cursor)")
+  end
   vim.bo[self.help_buf].modifiable = true
   vim.api.nvim_buf_set_lines(self.help_buf, 0, -1, false, lines)
   vim.bo[self.help_buf].modifiable = false
@@ -275,17 +294,25 @@ function Review:toggle_help()
   self:_render_help()
 end
 
---- Which side the cursor is on, and the 0-based line.
---- @return ("old"|"new")?, integer
+--- Which side the cursor is on, the 0-based line, and the last line of that side.
+--- @return ("old"|"new")?, integer, integer
 function Review:_cursor()
   local win = vim.api.nvim_get_current_win()
   local line = vim.api.nvim_win_get_cursor(win)[1] - 1
+  local last = vim.api.nvim_buf_line_count(vim.api.nvim_win_get_buf(win)) - 1
   if win == self.old_win then
-    return "old", line
+    return "old", line, last
   elseif win == self.new_win then
-    return "new", line
+    return "new", line, last
   end
-  return nil, line
+  return nil, line, last
+end
+
+--- The hunk under the cursor, if any.
+--- @return little_coder.Hunk?
+function Review:_hunk_under_cursor()
+  local side, line, last = self:_cursor()
+  return side and edits.hunk_at(self.files[self.index], side, line, last) or nil
 end
 
 --- Accept or reject the hunk under the cursor, the file's hunks, or every hunk.
@@ -294,8 +321,7 @@ end
 function Review:decide(scope, decision)
   local file = self.files[self.index]
   if scope == "hunk" then
-    local side, line = self:_cursor()
-    local hunk = side and edits.hunk_at(file, side, line)
+    local hunk = self:_hunk_under_cursor()
     if not hunk then
       self.opts.notify("little-coder review: no change under the cursor", vim.log.levels.WARN)
       return

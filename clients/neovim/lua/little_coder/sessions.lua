@@ -1,5 +1,6 @@
 --- The sessions this editor knows of, as the server reports them ($/progress, littleCoder/event,
 --- littleCoder/sessionFinished), turned into notifications and a statusline text.
+--- @class little_coder.Sessions
 local Sessions = {}
 Sessions.__index = Sessions
 
@@ -14,13 +15,14 @@ local FINAL_TEXT_CHARS = 600
 --- @field state string running | reviewing | one of the server's final states
 --- @field turn integer
 --- @field cap integer
---- @field tool? string what the current tool call acts on
+--- @field activity? string what the model does now: thinking, writing, or a tool call and its target
 --- @field message string
 --- @field summary? string the server's count of changed files and lines
 --- @field final_text string
 --- @field accepted string[]
 --- @field rejected string[]
---- @field order integer
+--- @field order integer when it became known, among all sessions
+--- @field finished_order? integer when it finished, on the same count
 
 --- @param notify fun(message: string, level: integer)
 --- @param log little_coder.Log
@@ -82,15 +84,16 @@ function Sessions:active()
   return nil
 end
 
---- The newest finished session (what `revise` continues by default).
+--- The session that finished last (what `revise` continues by default).
 --- @return little_coder.Session?
 function Sessions:last_finished()
-  for _, session in ipairs(self:list()) do
-    if not ACTIVE[session.state] then
-      return session
+  local last
+  for _, session in pairs(self.by_id) do
+    if session.finished_order and (not last or session.finished_order > last.finished_order) then
+      last = session
     end
   end
-  return nil
+  return last
 end
 
 --- A session this editor started (the command's reply), known before its first event.
@@ -197,19 +200,26 @@ function Sessions:event(id, event)
   local session = self:get(id)
   local kind = event.kind
   if kind == "turn_started" then
-    session.turn, session.cap, session.tool = event.turn, event.cap, nil
+    session.turn, session.cap, session.activity = event.turn, event.cap, nil
     if self.notify_turns then
       self.notify(("little-coder: %s — turn %d/%d"):format(session.title, event.turn, event.cap), INFO)
     end
   elseif kind == "tool_call_started" then
     local target = tool_target(event.arguments)
-    session.tool = event.name .. (target and (" " .. target) or "")
+    session.activity = event.name .. (target and (" " .. target) or "")
+  elseif kind == "reasoning_delta" or kind == "text_delta" then
+    local activity = kind == "reasoning_delta" and "thinking" or "writing"
+    if session.activity == activity then
+      return -- deltas come often: only a change of activity redraws
+    end
+    session.activity = activity
   elseif kind == "session_finished" then
     session.final_text = event.final_text or ""
   else
     local text = describe(event)
     if text then
-      self.notify(("little-coder: %s"):format(text), kind == "notice" and INFO or WARN)
+      -- The mechanisms firing is normal for a small model; only nearing the turn cap is a warning.
+      self.notify(("little-coder: %s"):format(text), kind == "cap_warning" and WARN or INFO)
     end
   end
   self.on_change()
@@ -217,7 +227,6 @@ end
 
 local FINISHED = {
   applied = { INFO, "applied" },
-  partial = { INFO, "applied in part" },
   rejected = { INFO, "every change rejected" },
   discarded = { INFO, "discarded" },
   refused = { WARN, "not applied" },
@@ -231,24 +240,27 @@ local FINISHED = {
 --- `littleCoder/sessionFinished`: the session's final status.
 function Sessions:finished(status)
   local session = self:get(status.sessionId)
+  self.count = self.count + 1
+  session.finished_order = self.count
   session.state = status.state
   session.title = status.title or session.title
   session.message = status.message or ""
   session.accepted = status.accepted or {}
   session.rejected = status.rejected or {}
-  session.tool = nil
+  session.activity = nil
   local level, words = unpack(FINISHED[status.state] or { INFO, status.state })
+  local accepted, total = #session.accepted, #session.accepted + #session.rejected
+  if status.state == "partial" then
+    words = ("%d of %d changes applied"):format(accepted, total)
+  elseif status.state == "applied" then
+    words = ("applied (%d change%s)"):format(accepted, accepted == 1 and "" or "s")
+  end
+  -- Kept short: a message wider than the screen makes Neovim wait for Enter.
   local text = ("little-coder: %s — %s"):format(session.title, words)
   if status.state == "partial" or status.state == "rejected" or status.state == "discarded" then
-    text = text
-      .. ("; %d hunk(s) accepted, %d rejected. `:LittleCoder revise [comment]` sends the rejected ones back"):format(
-        #session.accepted,
-        #session.rejected
-      )
-  elseif status.state == "applied" then
-    text = text .. (" (%d hunk(s))"):format(#session.accepted)
+    text = text .. "; :LittleCoder revise sends the rejected back"
   end
-  if session.message ~= "" then
+  if session.message ~= "" and status.state ~= "cancelled" then
     text = text .. ": " .. session.message
   end
   if status.state == "no_changes" and session.final_text ~= "" then
@@ -258,8 +270,8 @@ function Sessions:finished(status)
     end
     text = text .. "\n" .. answer
   end
-  -- The server already showed an error through window/showMessage: do not show it twice.
-  if not (level == ERROR and self:_already_shown(session.message)) then
+  -- The server may have shown the same reason through window/showMessage: do not show it twice.
+  if not self:_already_shown(session.message) then
     self.notify(text, level)
   end
   self.log:add(("[%s] %s — %s%s"):format(session.id, session.title, status.state,
@@ -303,8 +315,8 @@ function Sessions:status_line()
     return ("LC %sstarting: %s"):format(more, session.title)
   end
   local text = ("LC %sturn %d/%d"):format(more, session.turn, session.cap)
-  if session.tool then
-    text = text .. " · " .. session.tool
+  if session.activity then
+    text = text .. " · " .. session.activity
   end
   return text
 end

@@ -1,0 +1,306 @@
+-- The plugin's logic without a server: position encodings, hunks and partial application
+-- (little_coder.edits), the range a command sends, completion, option checks, the statusline text.
+local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "helpers.lua"))
+local edits = require("little_coder.edits")
+
+-- Columns in each encoding: "é" is 2 UTF-8 bytes / 1 UTF-16 unit, "📅" 4 bytes / 2 units / 1 char.
+local line = "aé📅b"
+H.eq(edits.byte_of(line, 2, "utf-16"), 3, "utf-16 column 2 is after é")
+H.eq(edits.byte_of(line, 4, "utf-16"), 7, "utf-16 column 4 is after the surrogate pair")
+H.eq(edits.byte_of(line, 3, "utf-32"), 7, "utf-32 column 3 is after 📅")
+H.eq(edits.byte_of(line, 7, "utf-8"), 7, "utf-8 columns are bytes")
+H.eq(edits.byte_of(line, 99, "utf-16"), #line, "a column past the end clamps")
+H.eq(edits.character_of(line, 7, "utf-16"), 4, "byte 7 is utf-16 column 4")
+H.eq(edits.character_of(line, 7, "utf-32"), 3, "byte 7 is utf-32 column 3")
+
+local current = table.concat({
+  "def leap(year):", -- line 0
+  "    raise NotImplementedError", -- 1
+  "", -- 2
+  "", -- 3
+  "def label(year):", -- 4
+  '    return "common"', -- 5
+  "",
+}, "\n")
+local uri = vim.uri_from_fname("/tmp/ws/leap.py")
+local new_uri = vim.uri_from_fname("/tmp/ws/test_leap.py")
+local edit = {
+  documentChanges = {
+    {
+      textDocument = { uri = uri, version = 7 },
+      edits = {
+        -- deliberately out of order: hunks are sorted by position
+        {
+          range = { start = { line = 5, character = 0 }, ["end"] = { line = 6, character = 0 } },
+          newText = '    return "common year 🗓"\n',
+          annotationId = "lc-hunk-2",
+        },
+        {
+          range = { start = { line = 1, character = 0 }, ["end"] = { line = 2, character = 0 } },
+          newText = "    if year % 400 == 0:\n        return True\n    return year % 4 == 0\n",
+          annotationId = "lc-hunk-1",
+        },
+      },
+    },
+    { kind = "create", uri = new_uri, annotationId = "lc-hunk-3" },
+    {
+      textDocument = { uri = new_uri },
+      edits = {
+        {
+          range = { start = { line = 0, character = 0 }, ["end"] = { line = 0, character = 0 } },
+          newText = "def test_leap():\n    assert leap(2000)\n",
+          annotationId = "lc-hunk-3",
+        },
+      },
+    },
+  },
+  changeAnnotations = {
+    ["lc-hunk-1"] = { label = "leap.py: line 2 (+3 −1)", needsConfirmation = true },
+    ["lc-hunk-2"] = { label = "leap.py: line 6 (+1 −1)", needsConfirmation = true },
+    ["lc-hunk-3"] = { label = "test_leap.py: new file (+2)", needsConfirmation = true },
+  },
+}
+H.ok(edits.needs_review(edit), "annotations needing confirmation make the edit reviewable")
+H.ok(not edits.needs_review({ changes = {} }), "a plain edit is not reviewed")
+
+local texts = { [uri] = current }
+local files, err = edits.collect(edit, "utf-16", function(u)
+  return texts[u]
+end)
+H.ok(files, "collect failed: " .. tostring(err))
+H.eq(#files, 2, "two files")
+local leap, created = files[1], files[2]
+H.eq({ leap.op, leap.version, #leap.hunks }, { "edit", 7, 2 }, "leap.py: a versioned edit with two hunks")
+H.eq({ leap.hunks[1].id, leap.hunks[2].id }, { "lc-hunk-1", "lc-hunk-2" }, "hunks sorted by position")
+H.eq(leap.hunks[1].label, "leap.py: line 2 (+3 −1)", "labels come from the annotations")
+H.eq(leap.hunks[1].old, { first = 1, count = 1 }, "hunk 1 replaces line 2")
+H.eq(leap.hunks[1].new, { first = 1, count = 3 }, "hunk 1 becomes lines 2-4")
+H.eq(leap.hunks[2].old, { first = 5, count = 1 }, "hunk 2 replaces line 6")
+H.eq(leap.hunks[2].new, { first = 7, count = 1 }, "hunk 2 moved down by the two lines hunk 1 added")
+H.eq(edits.hunk_at(leap, "new", 6, 8), nil, "no hunk on an unchanged line")
+H.eq(edits.hunk_at(leap, "new", 3, 8).id, "lc-hunk-1", "line 4 of the proposal belongs to hunk 1")
+H.eq(edits.hunk_at(leap, "old", 5, 5).id, "lc-hunk-2", "line 6 of the current text belongs to hunk 2")
+
+H.eq(created.op, "create", "the new file")
+H.eq(#created.hunks, 1, "a new file is one hunk")
+H.eq(created.hunks[1].label, "test_leap.py: new file (+2)", "new-file label")
+H.eq(created.proposed, "def test_leap():\n    assert leap(2000)\n", "new-file text")
+
+leap.hunks[1].decision = "reject"
+leap.hunks[2].decision = "accept"
+H.eq(
+  edits.accepted_text(leap),
+  current:gsub('"common"', '"common year 🗓"'),
+  "only the accepted hunk is applied"
+)
+leap.hunks[1].decision = "accept"
+H.eq(edits.accepted_text(leap), leap.proposed, "every hunk accepted gives the proposal")
+
+-- Pure insertions and deletions sit on the line where they happen.
+local deletion = { changes = { [uri] = {
+  { range = { start = { line = 2, character = 0 }, ["end"] = { line = 4, character = 0 } }, newText = "" },
+} } }
+local plain = assert(edits.collect(deletion, "utf-8", function()
+  return current
+end))
+H.eq(plain[1].hunks[1].old, { first = 2, count = 2 }, "a deletion covers the deleted lines")
+H.eq(plain[1].hunks[1].new, { first = 2, count = 0 }, "and no proposed line")
+H.eq(edits.hunk_at(plain[1], "new", 2, 4).index, 1, "found on the line after it")
+
+-- A deletion at the very end has no line on the proposed side: it sits on the last line shown.
+local tail = assert(edits.collect({ changes = { [uri] = {
+  { range = { start = { line = 5, character = 0 }, ["end"] = { line = 6, character = 0 } }, newText = "" },
+} } }, "utf-8", function()
+  return current
+end))
+H.eq(tail[1].hunks[1].new, { first = 5, count = 0 }, "after the last proposed line")
+H.eq(edits.hunk_at(tail[1], "new", 4, 4).index, 1, "reachable from the last line")
+
+-- CRLF text: the "\r" is part of the terminator, never a column.
+local crlf = "a = 1\r\nb = 2\r\n"
+local starts = edits.line_starts(crlf)
+H.eq(edits.offset_of(crlf, starts, { line = 0, character = 99 }, "utf-16"), 5, "end of a CRLF line")
+H.eq(edits.offset_of(crlf, starts, { line = 9, character = 0 }, "utf-16"), #crlf, "past the last line")
+
+-- What cannot be reviewed says why.
+local _, overlap = edits.collect({ changes = { [uri] = {
+  { range = { start = { line = 0, character = 0 }, ["end"] = { line = 2, character = 0 } }, newText = "x" },
+  { range = { start = { line = 1, character = 0 }, ["end"] = { line = 3, character = 0 } }, newText = "y" },
+} } }, "utf-8", function()
+  return current
+end)
+H.contains(overlap or "", "overlap", "overlapping edits are refused")
+local _, exists = edits.collect({ documentChanges = { { kind = "create", uri = uri } } }, "utf-8", function()
+  return current
+end)
+H.contains(exists or "", "it exists", "creating an existing file is refused")
+local _, renamed = edits.collect({ documentChanges = { { kind = "rename", oldUri = uri, newUri = new_uri } } },
+  "utf-8", function()
+    return current
+  end)
+H.contains(renamed or "", "renaming", "renames are refused")
+
+-- The range of a charwise visual selection, in the client's encoding; the end is after the last char.
+local commands = require("little_coder.commands")
+vim.api.nvim_buf_set_lines(0, 0, -1, false, { "x = 'é📅'", "y = 2", "z = 3" })
+vim.api.nvim_win_set_cursor(0, { 1, 5 }) -- on é
+H.keys("vj<Esc>") -- é … the end of line 2 (the column clamps to "2")
+local range = commands.range({ range = 2, line1 = 1, line2 = 2 }, 0, "utf-16")
+H.eq(range, { start = { line = 0, character = 5 }, ["end"] = { line = 1, character = 5 } }, "charwise, utf-16")
+vim.api.nvim_win_set_cursor(0, { 1, 7 }) -- on 📅 (bytes 7-10)
+H.keys("v<Esc>")
+H.eq(commands.range({ range = 2, line1 = 1, line2 = 1 }, 0, "utf-16"),
+  { start = { line = 0, character = 6 }, ["end"] = { line = 0, character = 8 } }, "one surrogate pair")
+H.eq(commands.range({ range = 2, line1 = 1, line2 = 1 }, 0, "utf-8"),
+  { start = { line = 0, character = 7 }, ["end"] = { line = 0, character = 11 } }, "the same in utf-8")
+H.keys("Vj<Esc>")
+H.eq(commands.range({ range = 2, line1 = 1, line2 = 2 }, 0, "utf-16"),
+  { start = { line = 0, character = 0 }, ["end"] = { line = 1, character = 5 } }, "linewise: whole lines")
+H.eq(commands.range({ range = 2, line1 = 2, line2 = 3 }, 0, "utf-16"),
+  { start = { line = 1, character = 0 }, ["end"] = { line = 2, character = 5 } }, "a typed range: whole lines")
+H.eq(commands.range({ range = 0, line1 = 1, line2 = 1 }, 0, "utf-16"), nil, "no range")
+
+-- Completion: subcommands, then what each takes.
+H.eq(commands.complete(nil, "", "LittleCoder "), commands.SUBCOMMANDS, "all subcommands")
+H.eq(commands.complete(nil, "u", "'<,'>LittleCoder u"), { "undo" }, "after a range too")
+H.eq(commands.complete(nil, "", "LittleCoder cancel "), { "all" }, "cancel takes all")
+H.eq(commands.complete(nil, "", "LittleCoder revise "), {}, "revise takes free text")
+
+-- Options are checked and named.
+local config = require("little_coder.config")
+local resolved = assert(config.resolve({ cmd = { "python3", "-m", "lc_lsp" }, review = { keymaps = { apply = "<C-s>" } } }))
+H.eq(resolved.cmd, { "python3", "-m", "lc_lsp" }, "a list option replaces the default")
+H.eq({ resolved.review.keymaps.apply, resolved.review.keymaps.quit }, { "<C-s>", "q" }, "keymaps merge")
+local function problem(opts)
+  return select(2, config.resolve(opts))
+end
+H.contains(problem({ cmd = {} }), "option 'cmd' must be a non-empty list of strings", "empty cmd")
+H.contains(problem({ lsp_api = "vim.lsp.start" }), "option 'lsp_api' must be", "bad lsp_api")
+H.contains(problem({ review = { keymaps = { accept = "y" } } }), "unknown review keymap 'accept'", "bad keymap")
+H.contains(problem({ review = { write = "yes" } }), "option 'review.write' must be a boolean", "bad write")
+
+-- The statusline text follows the events.
+local Sessions = require("little_coder.sessions")
+local Log = require("little_coder.log")
+local notes = {}
+local sessions = Sessions.new(function(message, level)
+  notes[#notes + 1] = { message, level }
+end, Log.new(100), function() end, false)
+H.eq(sessions:status_line(), "", "idle: empty")
+sessions:started("s1")
+sessions:progress("littleCoder/s1", { kind = "begin", title = "little-coder: implement `f`" })
+H.eq(sessions:status_line(), "LC starting: implement `f`", "before the first turn")
+sessions:event("s1", { kind = "turn_started", turn = 2, cap = 20 })
+sessions:event("s1", { kind = "reasoning_delta", text = "hm" })
+H.eq(sessions:status_line(), "LC turn 2/20 · thinking", "thinking")
+sessions:event("s1", { kind = "tool_call_started", name = "Edit", arguments = { file_path = "src/f.py" } })
+H.eq(sessions:status_line(), "LC turn 2/20 · Edit src/f.py", "a tool call")
+sessions:event("s1", { kind = "cap_warning", turn = 16, cap = 20 })
+H.eq(notes[#notes], { "little-coder: turn 16 of 20: the model is asked to wrap up", vim.log.levels.WARN },
+  "a budget event is notified")
+sessions:started("s2")
+H.eq(sessions:status_line(), "LC +1 starting: session s2", "two sessions")
+sessions:finished({ sessionId = "s2", state = "cancelled", title = "ask" })
+sessions:finished({ sessionId = "s1", state = "error", title = "implement `f`", message = "boom" })
+H.eq(notes[#notes], { "little-coder: implement `f` — failed: boom", vim.log.levels.ERROR }, "a failure")
+H.eq(sessions:status_line(), "", "idle again")
+H.eq(sessions:last_finished().id, "s1", "the newest finished session")
+
+-- The review tab on its own: navigation, decisions, help, and what apply / q / closing answer.
+local Review = require("little_coder.review")
+local dir = vim.fn.tempname()
+vim.fn.mkdir(dir, "p")
+local a_path, b_path = dir .. "/a.txt", dir .. "/sub/b.txt"
+H.write(a_path, "1\n2\n3\n4\n5\n")
+local function review_edit()
+  local changes = assert(edits.collect({
+    documentChanges = {
+      { textDocument = { uri = vim.uri_from_fname(a_path) }, edits = {
+        { range = { start = { line = 1, character = 0 }, ["end"] = { line = 2, character = 0 } }, newText = "two\n" },
+        { range = { start = { line = 4, character = 0 }, ["end"] = { line = 5, character = 0 } }, newText = "five\n" },
+      } },
+      { kind = "create", uri = vim.uri_from_fname(b_path) },
+      { textDocument = { uri = vim.uri_from_fname(b_path) }, edits = {
+        { range = { start = { line = 0, character = 0 }, ["end"] = { line = 0, character = 0 } }, newText = "new\n" },
+      } },
+    },
+  }, "utf-16", require("little_coder.files").read))
+  local answer
+  local review = Review.new({
+    id = 100 + math.random(1000), label = "little-coder: unit", files = changes, encoding = "utf-16",
+    keymaps = require("little_coder.config").defaults.review.keymaps, write = true,
+    notify = function() end, flush = function() end,
+    on_done = function(result)
+      answer = result
+    end,
+  })
+  review:open()
+  return review, function()
+    return answer
+  end
+end
+local function bar()
+  return vim.wo[vim.api.nvim_get_current_win()].winbar
+end
+local function line()
+  return vim.api.nvim_win_get_cursor(0)[1]
+end
+
+local review, answer = review_edit()
+H.eq(line(), 2, "the cursor starts on the first change")
+H.keys("]h")
+H.eq(line(), 5, "]h: the next change")
+H.keys("[h")
+H.eq(line(), 2, "[h: the previous one")
+H.eq(vim.api.nvim_win_get_height(review.help_win), 2, "the short help")
+H.keys("?")
+H.ok(vim.api.nvim_win_get_height(review.help_win) > 8, "? shows the long help")
+H.keys("?")
+H.keys("R")
+H.contains(bar(), "✓0 ✗2 ?0", "R rejects the file")
+H.keys("gA")
+H.contains(bar(), "✓2 ✗0 ?0", "gA accepts everything")
+H.keys("r")
+H.contains(bar(), "✓1 ✗1 ?0", "r rejects the change under the cursor")
+H.keys("]f")
+H.contains(bar(), "[file 2/2]  ✓1 ✗0 ?0", "]f: the new file, accepted by gA")
+H.keys("[f")
+H.contains(bar(), "[file 1/2]", "[f: back")
+H.keys("<CR>")
+H.eq(answer(), { applied = true }, "apply answers applied")
+H.eq(H.read(a_path), "1\n2\n3\n4\nfive\n", "only the accepted change, written to the closed file")
+H.eq(H.read(b_path), "new\n", "the new file")
+H.eq(vim.fn.tabpagenr("$"), 1, "the tab is gone")
+
+os.remove(b_path)
+local _, answer_q = review_edit()
+H.keys("gA")
+H.keys("q")
+H.eq(answer_q(), { applied = false, failureReason = "the review was closed without applying the changes" },
+  "q answers not applied")
+H.eq(H.read(a_path), "1\n2\n3\n4\nfive\n", "q writes nothing")
+H.eq(vim.uv.fs_stat(b_path), nil, "nor creates anything")
+
+local closed, answer_closed = review_edit()
+vim.api.nvim_win_close(closed.old_win, true)
+H.wait(1000, function()
+  return answer_closed() ~= nil
+end, "closing a review window to end the review")
+H.eq(answer_closed().applied, false, "closing a window is quitting")
+H.eq(vim.fn.tabpagenr("$"), 1, "and the whole tab goes")
+
+-- The help file has valid tags: `:help little-coder` and `:help :LittleCoder` find it.
+local doc = vim.fn.tempname() .. "/doc"
+vim.fn.mkdir(doc, "p")
+local source = vim.api.nvim_get_runtime_file("doc/little-coder.txt", false)[1]
+H.ok(source, "doc/little-coder.txt is on the runtimepath")
+vim.fn.writefile(vim.fn.readfile(source), doc .. "/little-coder.txt")
+vim.cmd("helptags " .. vim.fn.fnameescape(doc))
+vim.opt.runtimepath:append(vim.fs.dirname(doc))
+for _, tag in ipairs({ "little-coder", ":LittleCoder", "little-coder-review", "little_coder.status()" }) do
+  vim.cmd("help " .. tag)
+  H.eq(vim.fs.basename(vim.api.nvim_buf_get_name(0)), "little-coder.txt", ":help " .. tag)
+  vim.cmd("helpclose")
+end
+
+H.done()
