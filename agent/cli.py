@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.backend import ModelMemory
+from agent.bench.cli import handle as handle_bench
+from agent.bench.cli import register as register_bench
 from agent.events import SessionFinished
 from agent.providers.base import ProviderError
 from agent.session import Session
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="what the model server and model can do")
     _add_backend_args(probe)
 
+    register_bench(sub)
+
     lsp = sub.add_parser("lsp", help="run the language server on stdio (for editors)")
     lsp.add_argument("lsp_args", nargs=argparse.REMAINDER, help="passed to the server (e.g. --stdio)")
     return parser
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return lsp_main(args.lsp_args)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "bench":
+        return handle_bench(args)  # its own settings: the exercise tree is not a workspace
     try:
         settings = _settings(args)
     except SettingsError as exc:

@@ -23,7 +23,7 @@ Change = Literal["modified", "deleted", "added"]
 _SKIP_DIRS = frozenset({".git", "node_modules", "target", "build", "__pycache__", ".pytest_cache"})
 
 
-class TestFileEdit(BaseModel):
+class EditedTest(BaseModel):
     attempt: int
     path: str
     change: Change
@@ -36,27 +36,25 @@ class _Saved:
     mode: int
 
 
-class TestGuard:
+class TamperGuard:
     """Snapshot of the protected files of one working copy."""
 
     def __init__(self, root: Path, protected: Iterable[str], intruder: Callable[[str], bool] | None = None) -> None:
         self.root = root
         self._intruder = intruder
         self._saved: dict[str, _Saved] = {}
-        for rel in sorted(set(protected)):
+        self._present = self._candidates()
+        # Files of the intruder kind that come with the exercise (a Go cases_test.go the config does
+        # not list) are protected like tests.
+        for rel in sorted({*protected, *self._present}):
             path = root / rel
             if path.is_file():
                 data = path.read_bytes()
                 self._saved[rel] = _Saved(data, hashlib.sha256(data).hexdigest(), path.stat().st_mode & 0o777)
-        self._present = self._candidates() if intruder else set()
 
-    @property
-    def protected(self) -> list[str]:
-        return list(self._saved)
-
-    def restore(self, attempt: int) -> list[TestFileEdit]:
+    def restore(self, attempt: int) -> list[EditedTest]:
         """Put every protected file back as it was, remove intruders; report what had changed."""
-        edits: list[TestFileEdit] = []
+        edits: list[EditedTest] = []
         for rel, saved in self._saved.items():
             path = self.root / rel
             change: Change | None = None
@@ -73,10 +71,10 @@ class TestGuard:
             _make_folder(self.root, path.parent)
             path.write_bytes(saved.data)
             path.chmod(saved.mode)
-            edits.append(TestFileEdit(attempt=attempt, path=rel, change=change))
+            edits.append(EditedTest(attempt=attempt, path=rel, change=change))
         for rel in sorted(self._candidates() - self._present):
             (self.root / rel).unlink(missing_ok=True)
-            edits.append(TestFileEdit(attempt=attempt, path=rel, change="added"))
+            edits.append(EditedTest(attempt=attempt, path=rel, change="added"))
         return edits
 
     def _candidates(self) -> set[str]:

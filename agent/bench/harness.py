@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from agent.backend import ModelMemory, connect
 from agent.bench.exercises import LANGUAGES, Exercise, Language, discover
-from agent.bench.guard import TestFileEdit, TestGuard
+from agent.bench.guard import EditedTest, TamperGuard
 from agent.bench.prepare import prepare
 from agent.bench.progress import ProgressLine
 from agent.bench.prompts import DEFAULT_TAIL_CHARS, first_prompt, retry_prompt, tail
@@ -54,14 +54,15 @@ class BenchConfig(BaseModel):
     tree: Path
     languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES))
     exercises: list[str] = Field(default_factory=list, description="names or language/name keys; empty: all")
-    limit: int | None = Field(None, ge=1, description="first N exercises of each language")
-    workers: int = Field(1, ge=1, le=64)
-    turns_1: int = Field(12, ge=1, le=500, description="turn cap of attempt 1 (the paper: 12)")
-    turns_2: int = Field(8, ge=0, le=500, description="turn cap of attempt 2 (the paper: 8); 0: one attempt")
-    exercise_timeout: float = Field(1800.0, gt=0, description="wall clock of one exercise, grading included")
+    limit: int | None = Field(default=None, ge=1, description="first N exercises of each language")
+    workers: int = Field(default=1, ge=1, le=64)
+    turns_1: int = Field(default=12, ge=1, le=500, description="turn cap of attempt 1 (the paper: 12)")
+    turns_2: int = Field(default=8, ge=0, le=500, description="turn cap of attempt 2 (the paper: 8); 0: one attempt")
+    exercise_timeout: float = Field(default=1800.0, gt=0,
+                                    description="wall clock of one exercise's sessions; grading keeps its own limit")
     limits: Limits = Field(default_factory=Limits)
-    retry_tail_chars: int = Field(DEFAULT_TAIL_CHARS, ge=200)
-    work_dir: Path | None = Field(None, description="where exercise copies are made (default: a temp dir)")
+    retry_tail_chars: int = Field(default=DEFAULT_TAIL_CHARS, ge=200)
+    work_dir: Path | None = Field(default=None, description="where exercise copies are made (default: a temp dir)")
     keep_workdirs: bool = False
 
 
@@ -101,14 +102,15 @@ class Harness:
             found = discover(config.tree, config.languages, config.exercises, config.limit)
         except ValueError as exc:
             raise BenchError(str(exc)) from exc
+        if not found.exercises:
+            where = f"{config.tree}/<{'|'.join(config.languages)}>/exercises/practice/"
+            raise BenchError(f"no exercise found in {where}" + "".join(f"\n  {p}" for p in found.problems))
         results = self._load_or_start()
         await self._connect(results)
-        results.problems = sorted(set(results.problems) | set(found.problems))
+        results.problems = list(found.problems)  # this run's: harness errors are added as they happen
         results.config = json.loads(config.model_dump_json())
         results.finished = False
         pending = [e for e in found.exercises if not _done(results, e)]
-        for language in {e.language for e in pending}:
-            self._missing[language] = self.runners[language].missing()
 
         finished_before = len(found.exercises) - len(pending)
         earlier = [r for e in found.exercises if (r := results.get(e.key)) is not None and r.graded]
@@ -117,6 +119,8 @@ class Harness:
             progress = ProgressLine(self.progress_stream, len(found.exercises), done=finished_before,
                                     passed=sum(r.passed for r in earlier), graded=len(earlier))
         await self._save(results)
+        if config.work_dir is not None:
+            config.work_dir.mkdir(parents=True, exist_ok=True)
         work_root = Path(tempfile.mkdtemp(prefix="little-coder-bench-", dir=config.work_dir))
         slots = asyncio.Semaphore(config.workers)
         running: set[str] = set()
@@ -188,7 +192,7 @@ class Harness:
 
     async def run_exercise(self, exercise: Exercise, work_root: Path) -> ExerciseResult:
         runner = self.runners[exercise.language]
-        if exercise.language not in self._missing:
+        if exercise.language not in self._missing:  # checked once per language and run
             self._missing[exercise.language] = runner.missing()
         reason = self._missing[exercise.language]
         if reason is not None:
@@ -210,11 +214,11 @@ class Harness:
         root = folder / exercise.name  # the C++ CMakeLists names its target after this folder
         await asyncio.to_thread(prepare, exercise, root)
         runner.setup(root)
-        guard = TestGuard(root, [*exercise.test, *runner.support_files(root)], runner.intruder)
+        guard = TamperGuard(root, [*exercise.test, *runner.support_files(root)], runner.intruder)
         deadline = started + config.exercise_timeout
         caps = [config.turns_1] + ([config.turns_2] if config.turns_2 > 0 else [])
         attempts: list[AttemptRecord] = []
-        edits: list[TestFileEdit] = []
+        edits: list[EditedTest] = []
         history: Sequence[Message] = ()
         status: Status = "fail"
         grade: Grade | None = None
@@ -298,7 +302,7 @@ def _attempt_record(number: int, final: SessionFinished | None, out_of_time: boo
 
 
 def _exercise_result(exercise: Exercise, status: Status, attempts: list[AttemptRecord],
-                     edits: list[TestFileEdit], elapsed: float) -> ExerciseResult:
+                     edits: list[EditedTest], elapsed: float) -> ExerciseResult:
     tools: Counter[str] = Counter()
     counters = Counters()
     usage = Usage()

@@ -50,12 +50,13 @@ async def run_limited(
     limit = (memory_mb or 0) * 1024 * 1024
     exceeded = False
     peak = 0
+    others: set[int] = set()  # pids already found unmarked: their environment is not read again
     try:
         while not task.done():
             await asyncio.wait({task}, timeout=POLL_S)
             if task.done() or not watch or exceeded:
                 continue
-            usage = await asyncio.to_thread(_marked_rss, mark)
+            usage = await asyncio.to_thread(_marked_rss, mark, others)
             total = sum(usage.values())
             peak = max(peak, total)
             if total > limit:
@@ -71,20 +72,23 @@ async def run_limited(
     return LimitedRun(task.result(), exceeded, round(peak / (1024 * 1024), 1))
 
 
-def _marked_rss(mark: str) -> dict[int, int]:
-    """Resident bytes of every live process whose environment carries `mark`."""
+def _marked_rss(mark: str, others: set[int]) -> dict[int, int]:
+    """Resident bytes of every live process whose environment carries `mark`; pids found without it
+    are added to `others` and skipped from then on."""
     needle = f"{MARK_VARIABLE}={mark}".encode()
     found: dict[int, int] = {}
-    own = os.getpid()
+    others.add(os.getpid())
     for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == own:
+        if not name.isdigit() or int(name) in others:
             continue
+        pid = int(name)
         try:
-            with open(f"/proc/{name}/environ", "rb") as handle:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
                 if needle not in handle.read().split(b"\0"):
+                    others.add(pid)
                     continue
-            with open(f"/proc/{name}/statm", "rb") as handle:
-                found[int(name)] = int(handle.read().split()[1]) * _PAGE
+            with open(f"/proc/{pid}/statm", "rb") as handle:
+                found[pid] = int(handle.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile, or not ours to read
     return found

@@ -1,6 +1,7 @@
 """The live progress line of a benchmark run: exercise i/N, passes so far, ETA.
 
-On a terminal the line is redrawn in place; otherwise (CI logs, files) each update is its own line.
+Each finished exercise prints a line that stays; on a terminal a transient line shows what is running
+in between. (CI logs and files get only the finished lines.)
 The ETA extrapolates from the exercises finished in this process, so a resumed run does not count the
 exercises it found already done as instant.
 """
@@ -23,17 +24,28 @@ class ProgressLine:
         self._resumed = done
         self._started = time.monotonic()
         self._tty = bool(getattr(stream, "isatty", lambda: False)())
-        self._drawn = False
+        self._transient = False  # the terminal's last line is a "running" line to be overwritten
 
     def started(self, key: str, running: int) -> None:
-        self._draw(f"running {key}" + (f" (+{running - 1} more)" if running > 1 else ""))
+        """An exercise began: shown on a terminal only (a log would fill with these)."""
+        if self._tty:
+            more = f" (+{running - 1} more)" if running > 1 else ""
+            self.stream.write(f"\r\x1b[2K{self.line(f'running {key}{more}')}")
+            self.stream.flush()
+            self._transient = True
 
     def finished(self, result: ExerciseResult) -> None:
+        """An exercise ended: one line that stays."""
         self.done += 1
         if result.graded:
             self.graded += 1
             self.passed += result.passed
-        self._draw(f"{result.key} {result.status}")
+        note = f"{result.key} {result.status}"
+        if result.status != "unavailable":
+            note += f" in {result.duration_s:.0f} s"
+        self.stream.write(("\r\x1b[2K" if self._tty else "") + self.line(note) + "\n")
+        self.stream.flush()
+        self._transient = False
 
     def line(self, note: str) -> str:
         rate = f" ({100 * self.passed / self.graded:.0f}%)" if self.graded else ""
@@ -52,15 +64,7 @@ class ProgressLine:
         return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
     def close(self) -> None:
-        if self._tty and self._drawn:
-            self.stream.write("\n")
+        if self._transient:
+            self.stream.write("\r\x1b[2K")
             self.stream.flush()
-
-    def _draw(self, note: str) -> None:
-        text = self.line(note)
-        if self._tty:
-            self.stream.write("\r\x1b[2K" + text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self._drawn = True
+            self._transient = False

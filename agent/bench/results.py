@@ -13,14 +13,14 @@ import json
 import os
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from agent.bench.exercises import LANGUAGES, Language
-from agent.bench.guard import TestFileEdit
+from agent.bench.guard import EditedTest
 from agent.events import Counters, Usage
 
 SCHEMA_VERSION = 1
@@ -73,7 +73,7 @@ class ExerciseResult(BaseModel):
     tool_counts: dict[str, int] = Field(default_factory=dict)
     counters: Counters = Field(default_factory=Counters)
     usage: Usage = Field(default_factory=Usage)
-    test_file_edits: list[TestFileEdit] = Field(default_factory=list)
+    test_file_edits: list[EditedTest] = Field(default_factory=list)
     error: str = ""
     unavailable_reason: str | None = None
 
@@ -225,4 +225,4 @@ def _mean(values: Iterable[float]) -> float | None:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -63,9 +63,9 @@ class Toolchains(BaseModel):
 
 
 class Limits(BaseModel):
-    test_timeout: float | None = Field(None, gt=0, description="seconds for one grading; None: per language")
-    memory_mb: int | None = Field(4096, ge=16, description="resident memory of the test's processes")
-    max_output: int = Field(200_000, ge=1000, description="bytes kept per stream")
+    test_timeout: float | None = Field(default=None, gt=0, description="seconds for one grading; None: per language")
+    memory_mb: int | None = Field(default=4096, ge=16, description="resident memory of the test's processes")
+    max_output: int = Field(default=200_000, ge=1000, description="bytes kept per stream")
 
 
 class Grade(BaseModel):
@@ -111,8 +111,21 @@ class Runner(ABC):
         """True for a file that must not appear in the copy, because it could change the verdict."""
         return False
 
+    def shared_folders(self) -> dict[str, Path]:
+        """Folders the copy links to instead of holding (name in the copy -> shared folder)."""
+        return {}
+
     def setup(self, root: Path) -> None:
-        """Per-copy set-up; runs again before each grading in case the agent undid it."""
+        """Link the shared folders into the copy; runs again before each grading in case the agent
+        removed a link."""
+        for name, target in self.shared_folders().items():
+            link = root / name
+            if not os.path.lexists(link):
+                link.symlink_to(target, target_is_directory=True)
+
+    def grading_env(self, root: Path, scratch: Path) -> dict[str, str]:
+        """Environment of this copy's grading commands."""
+        return self.env
 
     @abstractmethod
     def agent_command(self, exercise: Exercise) -> str:
@@ -135,14 +148,17 @@ class Runner(ABC):
         budget = limits.test_timeout or self.default_timeout
         started = time.monotonic()
         parts: list[str] = []
+        env = self.grading_env(root, scratch)
         for label, argv in self.steps(exercise, root, scratch):
             remaining = budget - (time.monotonic() - started)
             command = shlex.join(argv)
-            parts.append(f"$ {command}")
+            parts.append("$ " + command.replace(f"{root}/", "").replace(str(root), "."))  # as the agent sees it
             if remaining <= 0:
+                parts.append(f"[not run: the tests' {budget:g} s were used up]")
                 return self._grade(False, parts, started, timed_out=True, step=label)
-            run = await run_limited(command, root, timeout=remaining, env=self.env, max_output=limits.max_output,
-                                    memory_mb=limits.memory_mb)
+            # One stream, in the order it was written.
+            run = await run_limited(command + " 2>&1", root, timeout=remaining, env=env,
+                                    max_output=limits.max_output, memory_mb=limits.memory_mb)
             result = run.result
             parts += [t.rstrip("\n") for t in (result.stdout, result.stderr) if t.strip()]
             if run.memory_exceeded:
@@ -174,7 +190,8 @@ class PythonRunner(Runner):
     programs = ()
 
     def extra_env(self) -> dict[str, str]:
-        return {"PYTHONDONTWRITEBYTECODE": "1", "PY_COLORS": "0"}
+        # Plugins installed beside the harness (asyncio, hypothesis...) have no business in an exercise.
+        return {"PYTHONDONTWRITEBYTECODE": "1", "PY_COLORS": "0", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
     def missing(self) -> str | None:
         python = self.toolchains.python
@@ -268,11 +285,9 @@ class JavaScriptRunner(Runner):
         name = rel.rsplit("/", 1)[-1]
         return name.startswith(("jest.config.", "babel.config.", ".babelrc"))
 
-    def setup(self, root: Path) -> None:
+    def shared_folders(self) -> dict[str, Path]:
         # Babel resolves the exercise's preset from the copy, so the shared modules must appear there.
-        link = root / "node_modules"
-        if not os.path.lexists(link):
-            link.symlink_to(self.toolchains.jest_modules, target_is_directory=True)
+        return {"node_modules": self.toolchains.jest_modules}
 
     def agent_command(self, exercise: Exercise) -> str:
         return "npx jest " + " ".join(shlex.quote(t) for t in exercise.test)
@@ -289,9 +304,14 @@ class CppRunner(Runner):
     programs = ("cmake", "make", "c++")
 
     def extra_env(self) -> dict[str, str]:
-        # Every exercise compiles Catch2's main (seconds each): with ccache it compiles once per machine.
-        # Without hashing the folder, copies in different temporary folders share cache entries.
+        # Each build compiles Catch2's main and the test file (seconds each); ccache keeps them.
         return {"CCACHE_DIR": str(self.toolchains.cache_dir / "ccache"), "CCACHE_NOHASHDIR": "true"}
+
+    def grading_env(self, root: Path, scratch: Path) -> dict[str, str]:
+        # Paths below the base dir are hashed relative to the build folder, so the next copy of this
+        # exercise, in another temporary folder, hits the cache.
+        base = os.path.commonpath([root, scratch])
+        return {**self.env, "CCACHE_BASEDIR": base}
 
     def support_files(self, root: Path) -> list[str]:
         found = ["CMakeLists.txt"] if (root / "CMakeLists.txt").is_file() else []

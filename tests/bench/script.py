@@ -29,7 +29,7 @@ _TASK = re.compile(re.escape(FIRST_LEAD) + r" (\w+)/([\w-]+)")
 TAMPERED_TEXT = "# the agent replaced these tests\n"
 
 
-def _files(exercise: Exercise, variant: str) -> dict[str, str]:
+def solution_files(exercise: Exercise, variant: str) -> dict[str, str]:
     """Solution path -> content of the wrong or the reference solution."""
     if variant == "wrong":
         wrong = exercise.path / ".meta" / "wrong"
@@ -72,11 +72,11 @@ class ExerciseScript:
         step = sum(m["role"] == "assistant" for m in messages[lead + 1 :])
         exercise = self.exercise(key)
         stub = {path: (exercise.path / path).read_text() for path in exercise.solution}
-        wrong = {**stub, **_files(exercise, "wrong")}
+        wrong = {**stub, **solution_files(exercise, "wrong")}
         if retry:
             if step == 0:
                 return Reply("The hidden cases fail; I will use the proper algorithm.",
-                             calls=_edits(wrong, {**wrong, **_files(exercise, "example")}))
+                             calls=_edits(wrong, {**wrong, **solution_files(exercise, "example")}))
             return Reply("Fixed: every test passes now.")
         if step == 0:
             return Reply(reasoning="Start with the stub.", calls=[Call("Read", {"file_path": exercise.solution[0]})])
