@@ -52,19 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_bench(sub)
 
-    lsp = sub.add_parser("lsp", help="run the language server on stdio (for editors)")
-    lsp.add_argument("lsp_args", nargs=argparse.REMAINDER, help="passed to the server (e.g. --stdio)")
+    # Listed for --help only: main() hands `lsp ...` to the server's own parser before parsing here.
+    sub.add_parser("lsp", help="run the language server on stdio (for editors); options: see `lsp --help`")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "lsp":
-        # agent never imports lc_lsp at module level: the language server is optional for CLI users.
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lsp"]:
+        # The server parses its own options (editors add --stdio). agent never imports lc_lsp at module
+        # level: the language server is a separate room that builds on the agent.
         from lc_lsp.server import main as lsp_main
 
-        return lsp_main(args.lsp_args)
+        return lsp_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "bench":

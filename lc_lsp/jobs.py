@@ -344,7 +344,8 @@ class Jobs:
             job.state = "discarded"
             return
         if accepted is None:
-            job.state = "refused"
+            if job.state != "discarded":
+                job.state = "refused"
         elif not job.rejected:
             job.state = "applied"
         else:
@@ -372,13 +373,21 @@ class Jobs:
         return propose(change, current, uri, version)
 
     async def _apply(self, job: Job, proposals: list[Proposal], caps: ClientEditCaps) -> set[str] | None:
-        """Send one edit for `proposals`; record what the user accepted. None when the client refused."""
+        """Send one edit for `proposals`; record what the user accepted. None when the client refused or
+        the user discarded the preview (job.state says which)."""
         # The session id in every annotation's description lets a client tie the edit to its session.
         edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title} · session {job.id}")
         missing = uncreatable(proposals, caps)
         result = await self._ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=f"little-coder: {job.title}")
         )
+        if not result.applied and _user_discarded(result.failure_reason):
+            # VS Code can only answer applied=false when the user discards its refactor preview: that is
+            # the user's decision, not an editor failure. Every hunk counts as rejected (revise works).
+            job.rejected |= {h.id for p in proposals for h in p.hunks}
+            job.message = "discarded in the editor's preview"
+            job.state = "discarded"
+            return None
         if not result.applied:
             reason = f" ({result.failure_reason})" if result.failure_reason else ""
             job.message = f"the editor did not apply the changes{reason}"
@@ -530,3 +539,8 @@ def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:
     for f in applied:
         changes.record(f.path, f.before, f.after)
     return changes.line_stats()
+
+
+def _user_discarded(failure_reason: str | None) -> bool:
+    """The client's way of saying the user discarded the preview (our VS Code extension words it so)."""
+    return "discarded" in (failure_reason or "").lower()

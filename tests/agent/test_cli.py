@@ -63,3 +63,19 @@ def test_usage_errors_exit_2(leap_workspace: Path) -> None:
     (leap_workspace / ".little-coder.toml").write_text("max_turns = 'many'\n")
     bad_file = run_cli("run", "-w", str(leap_workspace), "x")
     assert bad_file.returncode == 2 and "max_turns" in bad_file.stderr and ".little-coder.toml" in bad_file.stderr
+
+
+def test_lsp_subcommand_speaks_json_rpc_with_the_stdio_flag() -> None:
+    """Editors start `little-coder lsp --stdio` (vscode-languageclient appends the flag)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                       "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
+    shutdown = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}).encode()
+    exit_ = json.dumps({"jsonrpc": "2.0", "method": "exit"}).encode()
+    frames = b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(m), m) for m in (body, shutdown, exit_))
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "lsp", "--stdio"], input=frames,
+                          capture_output=True, timeout=60)
+    assert proc.stdout.startswith(b"Content-Length: "), (proc.stdout[:200], proc.stderr[-500:])
+    header, _, rest = proc.stdout.partition(b"\r\n\r\n")
+    length = int(header.split(b"\r\n")[0].split(b":")[1])
+    reply = json.loads(rest[:length])
+    assert reply["id"] == 1 and "capabilities" in reply["result"]

@@ -322,6 +322,28 @@ async def test_cancel_while_the_user_reviews_causes_no_server_error(
     assert not [m for m in editor.client.messages if "Error in server" in m.message]
 
 
+async def test_discarding_the_preview_is_the_users_decision(editor: Editor, model: ScriptedModelServer) -> None:
+    """VS Code can only say applied=false when the user discards its refactor preview; our extension words
+    the reason so. That is a decision, not a failure: no warning, every hunk rejected, revise still works."""
+    folder = "discard"
+    setup_leap(editor, folder)
+    model.replace_replies(leap_script(folder))
+    editor.refuse = "discarded in the refactor preview"
+    before = len(editor.client.messages)
+    session = await implement_leap(editor, folder)
+    status = await editor.wait_finished(session)
+    assert status["state"] == "discarded"
+    assert len(status["rejected"]) == 3 and status["accepted"] == []
+    assert editor.text(f"{folder}/leap.py") == LEAP
+    assert not any(m.type == types.MessageType.Warning for m in editor.client.messages[before:])
+    editor.refuse = None
+    model.replace_replies([Reply("I will wait for new instructions.")])
+    revised = await editor.execute("littleCoder.revise", {"sessionId": session})
+    await editor.wait_finished(revised["sessionId"])
+    users = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"]
+    assert any("rejected" in u for u in users[1:])  # the feedback follows the original task
+
+
 async def test_refused_edit_is_reported_and_kept_for_revise(editor: Editor, model: ScriptedModelServer) -> None:
     folder = "refused"
     setup_leap(editor, folder)

@@ -11,7 +11,8 @@ import {
   sessionDescription,
 } from './args';
 import { ServerConnection } from './connection';
-import { Command, SessionStatus } from './protocol';
+import { Command, SessionStatus, isSessionStatus } from './protocol';
+import { Sessions } from './sessions';
 
 export const COMMANDS = {
   ask: 'little-coder.ask',
@@ -29,6 +30,7 @@ interface SessionPick extends vscode.QuickPickItem {
 export function registerCommands(
   context: vscode.ExtensionContext,
   connection: ServerConnection,
+  sessions: Sessions,
   log: vscode.OutputChannel,
 ): void {
   const register = (id: string, run: () => Promise<unknown>): void => {
@@ -37,7 +39,8 @@ export function registerCommands(
         await run();
       } catch (error) {
         // A command never leaves a rejected promise behind: say what failed instead.
-        const message = `little-coder: ${id.replace('little-coder.', '')} failed: ${error instanceof Error ? error.message : String(error)}`;
+        const reason = error instanceof Error ? error.message : String(error);
+        const message = `little-coder: ${id.replace('little-coder.', '')} failed: ${reason}`;
         log.appendLine(`[extension] ${message}`);
         void vscode.window.showErrorMessage(message);
       }
@@ -92,8 +95,12 @@ export function registerCommands(
   });
 
   register(COMMANDS.undo, async () => {
-    const reply = await connection.execute<{ undone?: boolean; files?: string[] }>(Command.undo, [{}]);
-    if (reply?.undone) {
+    const reply = await connection.execute<{ sessionId?: string; undone?: boolean; files?: string[] }>(Command.undo, [{}]);
+    if (reply?.undone && reply.sessionId !== undefined) {
+      const status = await connection.execute(Command.status, [{ sessionId: reply.sessionId }]);
+      if (isSessionStatus(status)) {
+        sessions.updated(status);
+      }
       const files = reply.files?.length ? ` in ${reply.files.join(', ')}` : '';
       void vscode.window.showInformationMessage(
         `little-coder: undid the last session's changes${files}. Save the files to keep the undo on disk.`);

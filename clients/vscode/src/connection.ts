@@ -4,6 +4,9 @@
 import * as fs from 'fs';
 import * as vscode from 'vscode';
 import {
+  ApplyWorkspaceEditParams,
+  ApplyWorkspaceEditRequest,
+  ApplyWorkspaceEditResult,
   CloseAction,
   DidChangeConfigurationNotification,
   ErrorAction,
@@ -36,6 +39,7 @@ import {
   isEventNotification,
   isSessionStatus,
 } from './protocol';
+import { STALE_REASON, notAppliedReason, staleDocuments } from './editReview';
 import { ServerProcess } from './serverProcess';
 import { FileProbe, resolveServer } from './serverCommand';
 import { Sessions } from './sessions';
@@ -44,6 +48,7 @@ import { StatusBar } from './statusBar';
 
 const CLIENT_ID = 'littleCoder';
 const RESTART_COMMAND = 'little-coder.restart';
+const STARTS_SESSION: ReadonlySet<string> = new Set([Command.implement, Command.ask, Command.revise]);
 
 const probe: FileProbe = {
   isExecutable(file: string): boolean {
@@ -62,6 +67,16 @@ const probe: FileProbe = {
 class LittleCoderClient extends LanguageClient {
   override error(message: string, data?: unknown, _showNotification?: boolean | 'force'): void {
     super.error(message, data, false);
+  }
+
+  // When the server dies during initialize, vscode-languageclient 9 rejects its internal start promise
+  // after it has already let go of it, so the rejection goes unhandled. A second start() while starting
+  // returns that very promise: holding it here marks the rejection handled. The caller still gets the
+  // outcome from the first call (and checks isRunning(), since that call may resolve regardless).
+  override start(): Promise<void> {
+    const first = super.start();
+    super.start().catch(() => undefined);
+    return first;
   }
 
   // vscode-languageclient 9 calls stop() itself when initialize fails, and stop() then throws "Client
@@ -85,6 +100,9 @@ export class ServerConnection implements vscode.Disposable {
   private process: ServerProcess | undefined;
   private starting: Promise<LanguageClient | undefined> | undefined;
   private stopping = false;
+  private stopInFlight: Promise<void> | undefined;
+  // Edits are converted and applied one after the other, in the order the server sent them.
+  private edits: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly log: vscode.OutputChannel,
@@ -131,7 +149,7 @@ export class ServerConnection implements vscode.Disposable {
     try {
       const result = await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
       const sessionId = (result as { sessionId?: unknown } | null)?.sessionId;
-      if (typeof sessionId === 'string' && (command === Command.implement || command === Command.ask || command === Command.revise)) {
+      if (typeof sessionId === 'string' && STARTS_SESSION.has(command)) {
         this.sessions.started(sessionId);
       }
       return result as T;
@@ -156,7 +174,15 @@ export class ServerConnection implements vscode.Disposable {
     return this.client?.code2ProtocolConverter.asUri(uri) ?? uri.toString();
   }
 
-  async stop(): Promise<void> {
+  /** Stop the server; a second call while stopping waits for the same stop. */
+  stop(): Promise<void> {
+    if (this.stopInFlight === undefined) {
+      this.stopInFlight = this.doStop().finally(() => { this.stopInFlight = undefined; });
+    }
+    return this.stopInFlight;
+  }
+
+  private async doStop(): Promise<void> {
     const client = this.client;
     const process = this.process;
     this.client = undefined;
@@ -203,7 +229,9 @@ export class ServerConnection implements vscode.Disposable {
       return undefined;
     }
     const server = new ServerProcess(resolution.launch, folders[0], this.log);
-    const client = new LittleCoderClient(CLIENT_ID, 'little-coder', () => server.start(), this.clientOptions());
+    const owner: { client?: LanguageClient } = {};
+    const client = new LittleCoderClient(CLIENT_ID, 'little-coder', () => server.start(), this.clientOptions(owner));
+    owner.client = client;
     this.process = server;
     this.client = client;
     let failure: unknown;
@@ -232,7 +260,8 @@ export class ServerConnection implements vscode.Disposable {
     return client;
   }
 
-  private clientOptions(): LanguageClientOptions {
+  /** `owner.client` is the client these options belong to, set once it exists. */
+  private clientOptions(owner: { client?: LanguageClient }): LanguageClientOptions {
     return {
       documentSelector: [{ scheme: 'file' }],
       outputChannel: this.log,
@@ -264,6 +293,19 @@ export class ServerConnection implements vscode.Disposable {
               ours[i] ? settingsFor(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined) : (others as unknown[])[i]);
           },
         },
+        // VS Code asks for code actions on every cursor move, also while the server is being stopped
+        // (a restart, the window closing); such a request fails for no reason the user should see.
+        provideCodeActions: async (document, range, context, token, next) => {
+          try {
+            return await next(document, range, context, token);
+          } catch (error) {
+            if (owner.client?.isRunning()) {
+              throw error;
+            }
+            this.log.appendLine(`[extension] code actions while the server is not running: ${String(error)}`);
+            return undefined;
+          }
+        },
         // Server commands run from code actions come through here: send them ourselves, so a
         // failure shows the server's own words and the new session reaches the status bar.
         executeCommand: async (command, args, next) =>
@@ -273,6 +315,11 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   private listen(client: LanguageClient): void {
+    client.onRequest(ApplyWorkspaceEditRequest.type, (params) => {
+      const next = this.edits.then(() => this.applyEdit(client, params));
+      this.edits = next.catch(() => undefined);
+      return next;
+    });
     client.onRequest(WorkDoneProgressCreateRequest.type, (params) => {
       this.sessions.progressCreated(client, params.token);
     });
@@ -287,6 +334,25 @@ export class ServerConnection implements vscode.Disposable {
         this.sessions.finished(params);
       }
     });
+  }
+
+  /** workspace/applyEdit, answered with a failureReason whenever the edit was not applied. */
+  private async applyEdit(client: LanguageClient, params: ApplyWorkspaceEditParams): Promise<ApplyWorkspaceEditResult> {
+    const versions = new Map(vscode.workspace.textDocuments.map((d) => [d.uri.toString(), d.version]));
+    const stale = staleDocuments(params.edit, (uri) => versions.get(vscode.Uri.parse(uri).toString()));
+    if (stale.length > 0) {
+      return { applied: false, failureReason: `${STALE_REASON}: ${stale.join(', ')}` };
+    }
+    try {
+      const edit = await client.protocol2CodeConverter.asWorkspaceEdit(params.edit);
+      const applied = await vscode.workspace.applyEdit(edit);
+      return applied ? { applied } : { applied, failureReason: notAppliedReason(params.edit) };
+    } catch (error) {
+      // VS Code refuses some edits outright (a file to create that exists, a range past the end).
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log.appendLine(`[extension] could not apply the server's edit: ${reason}`);
+      return { applied: false, failureReason: reason };
+    }
   }
 
   /** The connection closed: expected when we stop it, otherwise the server died. */
@@ -308,10 +374,13 @@ export class ServerConnection implements vscode.Disposable {
   /** window/showMessage from the server, with buttons where they help (settings, the log). */
   private showServerMessage(params: ShowMessageParams): void {
     const actions: MessageActions = serverMessageActions(params.message);
+    this.log.appendLine(`[server message] ${params.message}`);
+    if (actions.hidden) {
+      return;
+    }
     const show = params.type === MessageType.Error
       ? vscode.window.showErrorMessage
       : params.type === MessageType.Warning ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    this.log.appendLine(`[server message] ${params.message}`);
     this.offer(show(params.message, ...actions.buttons), actions.settingsQuery ?? SECTION);
   }
 

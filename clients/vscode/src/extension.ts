@@ -6,20 +6,25 @@
 import * as vscode from 'vscode';
 import { COMMANDS, registerCommands } from './commands';
 import { ServerConnection } from './connection';
+import { Log } from './log';
 import { Sessions } from './sessions';
 import { LAUNCH_SETTINGS, SECTION } from './settings';
 import { StatusBar } from './statusBar';
 
+// deactivate() gets no context: it reaches the one connection activate() made in this extension host.
 let connection: ServerConnection | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const log = vscode.window.createOutputChannel('little-coder');
+export function activate(context: vscode.ExtensionContext): void {
+  const log = new Log('little-coder');
   const status = new StatusBar(COMMANDS.showLog);
   const sessions = new Sessions(status, log);
   const server = new ServerConnection(log, status, sessions);
   connection = server;
-  context.subscriptions.push(log, status, sessions);
-  registerCommands(context, server, log);
+  // The log goes last, once the server has stopped and cannot write to it any more.
+  context.subscriptions.push(status, sessions, {
+    dispose: () => void server.dispose().catch(() => undefined).then(() => log.dispose()),
+  });
+  registerCommands(context, server, sessions, log);
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((event) => {
     if (!event.affectsConfiguration(SECTION)) {
@@ -30,9 +35,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     work.catch((error: unknown) => log.appendLine(`[extension] applying the new settings failed: ${String(error)}`));
   }));
 
-  // Start now, not on the first command, so that code actions are offered from the start. A failure
-  // has been shown to the user already; activation itself succeeds so the commands stay usable.
-  await server.ensureStarted();
+  // Start now, not on the first command, so that code actions are offered from the start; without
+  // waiting, so a slow server never holds up activation. A failure is shown to the user by
+  // ensureStarted itself, and the commands stay usable (they try again).
+  server.ensureStarted().catch((error: unknown) => log.appendLine(`[extension] starting the server failed: ${String(error)}`));
 }
 
 export async function deactivate(): Promise<void> {

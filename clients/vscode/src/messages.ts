@@ -2,11 +2,13 @@
 // Pure, so the texts users rely on are unit-tested: each says what went wrong, what to install or
 // which setting to change.
 
+import { DISCARDED_REASON } from './editReview';
 import { Resolution, ServerLaunch, describeLaunch } from './serverCommand';
 
 export const OPEN_SETTINGS = 'Open Settings';
 export const SHOW_LOG = 'Show Log';
 export const RETRY = 'Retry';
+export const REVISE = 'Revise…';
 
 const INSTALL_HINT = 'Install the little-coder-lsp Python package (`pip install little-coder-lsp`, or '
   + '`pip install -e .` in its checkout) into the project\'s .venv or onto PATH';
@@ -37,7 +39,9 @@ export interface ProcessEnd {
 /** The server could not be started or stopped while starting. */
 export function serverStartFailedMessage(launch: ServerLaunch, end: ProcessEnd | undefined): string {
   const line = describeLaunch(launch);
-  const setting = launch.origin.startsWith('littleCoder.') ? launch.origin : 'littleCoder.server.command or littleCoder.server.pythonPath';
+  const setting = launch.origin.startsWith('littleCoder.')
+    ? launch.origin
+    : 'littleCoder.server.command or littleCoder.server.pythonPath';
   if (end?.spawnError !== undefined) {
     return `little-coder: could not run \`${line}\` (${end.spawnError}). Check ${setting}.`;
   }
@@ -76,13 +80,23 @@ export function lastError(stderr: readonly string[]): string | undefined {
   return chosen.length > 200 ? `${chosen.slice(0, 199)}…` : chosen;
 }
 
-/** Buttons for a server `window/showMessage`, and the setting "Open Settings" should show. */
+/** What the user hears after discarding a session's changes in the refactor preview. */
+export const DISCARDED_MESSAGE = 'little-coder: changes discarded; your files are as they were. "Revise…" sends '
+  + 'them back to the agent with a comment on what to do differently.';
+
+/** Buttons for a server `window/showMessage` and the setting "Open Settings" should show. `hidden`: a
+ * message that reads as a failure but reports the user's own Discard, which the extension words itself
+ * when the session ends. */
 export interface MessageActions {
   buttons: string[];
   settingsQuery?: string;
+  hidden?: boolean;
 }
 
 export function serverMessageActions(message: string): MessageActions {
+  if (message.includes(DISCARDED_REASON)) {
+    return { buttons: [], hidden: true };
+  }
   if (/no model server answered|cannot connect to|timed out talking to|is not a usable URL/i.test(message)) {
     return { buttons: [OPEN_SETTINGS, SHOW_LOG], settingsQuery: 'littleCoder.baseUrl' };
   }

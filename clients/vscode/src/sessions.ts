@@ -13,10 +13,13 @@ import {
   WorkDoneProgressReport,
   ProgressToken,
 } from 'vscode-languageclient/node';
+import { DISCARDED_MESSAGE, REVISE } from './messages';
 import { EventNotification, SessionStatus } from './protocol';
 import { StatusBar } from './statusBar';
+import { finishedWords } from './statusText';
 
 const TOKEN_PREFIX = 'littleCoder/';
+const REVISE_COMMAND = 'little-coder.revise';
 
 class NotificationProgress {
   private reported = 0;
@@ -127,7 +130,16 @@ export class Sessions implements vscode.Disposable {
       + (status.message ? ` — ${status.message}` : ''));
     if (status.state === 'no_changes') {
       void vscode.window.showInformationMessage(`little-coder: ${status.title}: finished without changing any file.`);
+    } else if (finishedWords(status) === 'discarded') {
+      Promise.resolve(vscode.window.showInformationMessage(DISCARDED_MESSAGE, REVISE))
+        .then((picked) => (picked === REVISE ? vscode.commands.executeCommand(REVISE_COMMAND) : undefined))
+        .catch((error: unknown) => this.log.appendLine(`[extension] ${String(error)}`));
     }
+  }
+
+  /** A later change to a finished session (an undo): the status bar shows it, nothing else. */
+  updated(status: SessionStatus): void {
+    this.status.finished(status);
   }
 
   /** The server went away: nothing it started is running any more. */

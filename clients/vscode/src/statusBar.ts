@@ -11,6 +11,7 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly model = new StatusModel();
   private flashTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
 
   constructor(showLogCommand: string) {
     this.item = vscode.window.createStatusBarItem('littleCoder.status', vscode.StatusBarAlignment.Left, 10);
@@ -55,11 +56,15 @@ export class StatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.stopFlash();
     this.item.dispose();
   }
 
   private flash(text: string): void {
+    if (this.disposed) {
+      return;
+    }
     this.stopFlash();
     this.item.text = `$(zap) ${text}`;
     this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
@@ -77,6 +82,9 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(): void {
+    if (this.disposed) {
+      return; // the server may report its end after the window has gone
+    }
     const view = this.model.view();
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;

@@ -1,9 +1,11 @@
 // What the status-bar item says, derived from the server's events. Pure: the extension owns the
 // StatusBarItem and the flash timer, this module owns the words.
 
+import { DISCARDED_REASON } from './editReview';
 import { AgentEvent, SessionStatus } from './protocol';
 
 export const NAME = 'little-coder';
+const LOG_HINT = 'click for the log';
 
 /** A status-bar view: codicon + text, and a tooltip. */
 export interface StatusView {
@@ -25,6 +27,15 @@ const FINISHED_WORDS: Record<string, string> = {
   error: 'failed',
   undone: 'undone',
 };
+
+/** How a session ended, in a few words. A Discard in the refactor preview reaches the server as an
+ * edit that was not applied; the reason tells it apart from a real refusal. */
+export function finishedWords(status: SessionStatus): string {
+  if (status.state === 'refused' && status.message.includes(DISCARDED_REASON)) {
+    return 'discarded';
+  }
+  return FINISHED_WORDS[status.state] ?? status.state.replace(/_/g, ' ');
+}
 
 export function turnText(turn: number, cap: number): string {
   return `${NAME}: turn ${turn}/${cap}`;
@@ -121,10 +132,10 @@ export class StatusModel {
   view(): StatusView {
     const tooltip = 'little-coder: click to show the log';
     if (this.server === 'missing') {
-      return { text: `$(error) ${NAME}: server not found`, tooltip: 'little-coder: the language server was not found — click for the log' };
+      return { text: `$(error) ${NAME}: server not found`, tooltip: `${NAME}: the language server was not found — ${LOG_HINT}` };
     }
     if (this.server === 'failed') {
-      return { text: `$(error) ${NAME}: server failed`, tooltip: 'little-coder: the language server failed — click for the log' };
+      return { text: `$(error) ${NAME}: server failed`, tooltip: `${NAME}: the language server failed — ${LOG_HINT}` };
     }
     if (this.server === 'stopped') {
       return { text: `$(circle-slash) ${NAME}: stopped`, tooltip };
@@ -143,7 +154,7 @@ export class StatusModel {
       return { text: `$(sync~spin) ${NAME}: starting server`, tooltip };
     }
     if (this.last !== undefined) {
-      const words = FINISHED_WORDS[this.last.state] ?? this.last.state;
+      const words = finishedWords(this.last);
       const icon = this.last.state === 'error' ? '$(warning)' : '$(check)';
       const detail = this.last.message ? ` — ${this.last.message}` : '';
       return { text: `${icon} ${NAME}: ${words}`, tooltip: `little-coder: ${this.last.title}: ${words}${detail}` };

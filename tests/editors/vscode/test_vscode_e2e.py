@@ -40,8 +40,11 @@ SCENARIO_TIMEOUT_S = 240
 INSTALL_HINT = "run scripts/deps/vscode.sh"
 
 STUB = (ROOT / "examples" / "leap" / "leap.py").read_text(encoding="utf-8")
+STUB_BODY = "    raise NotImplementedError\n"
 IMPLEMENTATION = "    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)\n"
-IMPLEMENTED = STUB.replace("    raise NotImplementedError\n", IMPLEMENTATION)
+IMPLEMENTED = STUB.replace(STUB_BODY, IMPLEMENTATION)
+REVISED = "    import calendar\n\n    return calendar.isleap(year)\n"
+REVISE_COMMENT = "Use calendar.isleap from the standard library instead"
 GREET = 'def greet(name: str) -> str:\n    return f"Hello, {name}!"\n'
 ASK = "Create greet.py with a greet(name) function that returns a greeting"
 
@@ -54,7 +57,7 @@ def implement_replies() -> list[Reply]:
     return [
         Reply(reasoning="The stub only raises. I will write the whole function.", delay=1.5,
               calls=[Call("Write", {"file_path": "leap.py", "content": "def is_leap(year):\n    return True\n"})]),
-        Reply(delay=1.5, calls=[Call("Edit", {"file_path": "leap.py", "old_string": "    raise NotImplementedError\n",
+        Reply(delay=1.5, calls=[Call("Edit", {"file_path": "leap.py", "old_string": STUB_BODY,
                                               "new_string": IMPLEMENTATION})]),
         Reply("Implemented is_leap with the Gregorian rules.", delay=1.0),
     ]
@@ -166,6 +169,10 @@ def code_server(tools: Tools, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         wait_healthy(url, process, log)
         yield CodeServer(url=url, user_data=user_data, tools=tools, scratch=base)
+        # The last window's extension host shuts down after its scenario: give it time to log.
+        time.sleep(3)
+        errors = extension_errors(user_data / "logs")
+        assert not errors, "the extension host logged errors from little-coder:\n" + "\n\n".join(errors)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -229,7 +236,10 @@ def run_scenario(code_server: CodeServer, name: str, workspace: Path, prefix: st
     config_file = workspace.parent / f"{prefix}.json"
     config_file.write_text(json.dumps({"scenario": name, "url": code_server.url, "workspace": str(workspace),
                                        "artifacts": str(ARTIFACTS), "prefix": prefix, **config}), encoding="utf-8")
-    env = {**os.environ, "NODE_PATH": str(code_server.tools.node_path)}
+    # Chromium keeps crash reports under XDG_CONFIG_HOME: keep them out of the home directory too.
+    env = {**os.environ, "NODE_PATH": str(code_server.tools.node_path),
+           "XDG_CONFIG_HOME": str(code_server.scratch / "xdg-config"),
+           "XDG_CACHE_HOME": str(code_server.scratch / "xdg-cache")}
     try:
         result = subprocess.run([code_server.tools.node, str(HERE / "ui" / "run.js"), str(config_file)],
                                 env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S)
@@ -270,25 +280,43 @@ def test_implement_stub_preview_apply_save_then_undo(code_server: CodeServer, tm
     assert "leap.py: line 3 (+1 −1)" in hunks[0]["title"]
     assert all(row["checked"] for row in seen["ticked"])
     assert seen["dirtyAfterApply"], "the applied edit should leave leap.py modified but unsaved"
+    assert seen["diskAfterApply"] == IMPLEMENTED, "after Save All the implementation is on disk"
     assert seen["statusAfterApply"].endswith("little-coder: applied")
     assert "undid the last session's changes in leap.py" in seen["undoMessage"]
-    # After the undo was saved the stub is back; the implementation was on disk in between (the
-    # scenario waited for it), and the model was asked with the configured model name.
+    assert seen["statusAfterUndo"].endswith("little-coder: undone")
+    # The status-bar item opened the log, which holds the session's transcript.
+    assert "── turn 3/7" in seen["log"] and "✓ Edit leap.py" in seen["log"] and "done after 3 turns" in seen["log"]
+    # After the undo was saved the stub is back; the model was asked with the configured model name.
     assert (workspace / "leap.py").read_text(encoding="utf-8") == STUB
     assert requests and all(body["model"] == MODEL for body in requests)
 
 
-def test_discarding_the_preview_changes_nothing(code_server: CodeServer, tmp_path: Path) -> None:
-    with ScriptedModelServer("ollama", implement_replies(), model=MODEL) as model:
+def test_discarding_the_preview_changes_nothing_then_revise_redoes_it(
+    code_server: CodeServer, tmp_path: Path
+) -> None:
+    revision = Reply(delay=1.0, calls=[Call("Edit", {"file_path": "leap.py", "old_string": STUB_BODY,
+                                                     "new_string": REVISED})])
+    replies = [*implement_replies(), revision, Reply("Used calendar.isleap as asked.")]
+    with ScriptedModelServer("ollama", replies, model=MODEL) as model:
         workspace = make_workspace(tmp_path, {"leap.py": STUB}, model_settings(model), venv=True)
-        seen = run_scenario(code_server, "implementDiscard", workspace, "implement-discard", original=STUB)
+        seen = run_scenario(code_server, "implementDiscard", workspace, "implement-discard", original=STUB,
+                            comment=REVISE_COMMENT)
+        requests = model.requests
 
+    # Discard: the preview closed and nothing changed, in the editor or on disk.
+    assert seen["diskAfterDiscard"] == STUB
     assert seen["previewGone"]
+    # Discard is the user's decision, not a failure: the status bar and the message say so.
+    assert seen["statusAfterDiscard"].endswith("little-coder: discarded")
+    assert "your files are as they were" in seen["discardMessage"] and "Revise…" in seen["discardMessage"]
     assert seen["dirtyAfterDiscard"] == []
     assert "NotImplementedError" in seen["editorText"] and "return year % 4" not in seen["editorText"]
-    assert (workspace / "leap.py").read_text(encoding="utf-8") == STUB
-    assert sorted(p.name for p in workspace.iterdir()) == [".little-coder", ".venv", ".vscode", "leap.py"] or \
-        sorted(p.name for p in workspace.iterdir()) == [".venv", ".vscode", "leap.py"]
+    # Revise: the agent was told which hunk was turned down and why, and its new change was applied.
+    revise_request = json.dumps(requests[3]["messages"])
+    assert REVISE_COMMENT in revise_request
+    assert "is_leap" in seen["reviseProgress"]
+    assert seen["statusAfterRevise"].endswith("little-coder: applied")
+    assert (workspace / "leap.py").read_text(encoding="utf-8") == STUB.replace(STUB_BODY, REVISED)
 
 
 def test_ask_reports_an_unreachable_model_server_then_creates_a_file_after_the_fix(
@@ -312,9 +340,11 @@ def test_ask_reports_an_unreachable_model_server_then_creates_a_file_after_the_f
         requests = model.requests
 
     assert dead in seen["unreachable"]
+    assert seen["statusUnreachable"].endswith("little-coder: failed")
     assert seen["unreachableButtons"] == ["Open Settings", "Show Log"]
     assert "Create greet.py" in seen["progress"]
     assert any("greet.py" in row["label"] for row in seen["preview"])
+    assert any("greet.py" in tab for tab in seen["dirtyAfterApply"])
     assert (workspace / "greet.py").read_text(encoding="utf-8") == GREET
     assert seen["statusAfterApply"].endswith("little-coder: applied")
     # The first Ask never reached the model server; the second did, with the instruction.
@@ -322,18 +352,21 @@ def test_ask_reports_an_unreachable_model_server_then_creates_a_file_after_the_f
     assert ASK in json.dumps(requests[0]["messages"])
 
 
-def test_cancel_button_in_the_progress_notification_stops_the_session(
+def test_cancel_from_the_progress_notification_or_the_palette_stops_the_session(
     code_server: CodeServer, tmp_path: Path
 ) -> None:
-    replies = [Reply("Thinking about it for a long time.", delay=60.0)]
+    replies = [Reply("Thinking about it for a long time.", delay=60.0) for _ in range(2)]
     with ScriptedModelServer("ollama", replies, model=MODEL) as model:
         workspace = make_workspace(tmp_path, {"leap.py": STUB}, model_settings(model), venv=True)
         seen = run_scenario(code_server, "cancel", workspace, "cancel")
-        log = model.wait_finished(1, timeout=10)
+        log = model.wait_finished(2, timeout=10)
 
-    assert seen["statusAfterCancel"].endswith("little-coder: cancelled")
-    assert not any("implement `is_leap`" in text for text in seen["notificationsAfterCancel"])
-    assert log[0].client_closed_early and not log[0].completed
+    # Both ways of cancelling stop the session: the progress notification closes, the model's
+    # response is abandoned, nothing is proposed.
+    for when in ("AfterCancel", "AfterPaletteCancel"):
+        assert seen[f"status{when}"].endswith("little-coder: cancelled")
+        assert not any("implement `is_leap`" in text for text in seen[f"notifications{when}"])
+    assert all(entry.client_closed_early and not entry.completed for entry in log)
     assert (workspace / "leap.py").read_text(encoding="utf-8") == STUB
 
 

@@ -45,8 +45,12 @@ class Workbench {
     await this.browser.close();
   }
 
-  /** A PNG under the artifacts folder: the proof a person looks at. */
-  async shot(name) {
+  /** A PNG under the artifacts folder: the proof a person looks at. `settle` lets a notification
+   * finish sliding in first. */
+  async shot(name, settle = 0) {
+    if (settle) {
+      await this.page.waitForTimeout(settle);
+    }
     const file = path.join(this.artifacts, `${this.prefix}-${name}.png`);
     await this.page.screenshot({ path: file });
     this.shots.push(file);
@@ -77,6 +81,12 @@ class Workbench {
     await this.page.waitForSelector('.monaco-editor .view-lines', { timeout: 30000 });
   }
 
+  /** The active editor's visible text (Monaco renders spaces as no-break spaces). */
+  async editorText() {
+    const text = await this.page.locator('.editor-group-container.active .monaco-editor .view-lines').innerText();
+    return text.replace(/\u00a0/g, ' ');
+  }
+
   async clickLine(index) {
     await this.page.locator('.editor-group-container.active .monaco-editor .view-line').nth(index).click();
   }
@@ -93,8 +103,9 @@ class Workbench {
     }, ms);
   }
 
-  async save() {
-    await this.page.keyboard.press('Control+S');
+  /** Save every modified file (the palette's Save All: new files the edit created are not open in an editor). */
+  async saveAll() {
+    await this.runCommand('File: Save All Files');
   }
 
   /** Dirty editors show a dot instead of the close button. */
@@ -181,7 +192,7 @@ class Workbench {
   async runCommand(title) {
     await this.page.keyboard.press('Escape');
     await this.page.keyboard.press('F1');
-    const input = this.page.locator('.quick-input-widget input');
+    const input = this.page.locator('.quick-input-widget .quick-input-box input').first();
     await input.waitFor({ timeout: 10000 });
     await input.fill(`>${title}`);
     const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
@@ -192,7 +203,7 @@ class Workbench {
 
   /** Answer an input box (window.showInputBox). */
   async answerInput(text, screenshotName) {
-    const input = this.page.locator('.quick-input-widget input');
+    const input = this.page.locator('.quick-input-widget .quick-input-box input').first();
     await input.waitFor({ state: 'visible', timeout: 10000 });
     await input.fill(text);
     if (screenshotName) {

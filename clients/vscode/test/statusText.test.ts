@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DISCARDED_REASON } from '../src/editReview';
+import { SessionStatus } from '../src/protocol';
+import { StatusModel, budgetFlash, finishedWords, turnText } from '../src/statusText';
+
+function status(overrides: Partial<SessionStatus>): SessionStatus {
+  return {
+    sessionId: 's1', title: 'implement `leap`', state: 'applied', turn: 3, cap: 20, outcome: 'done', message: '',
+    changedFiles: ['leap.py'], accepted: ['leap.py#1'], rejected: [], parent: null, elapsed: 2, ...overrides,
+  };
+}
+
+test('turn text', () => {
+  assert.equal(turnText(3, 20), 'little-coder: turn 3/20');
+});
+
+test('budget events flash a short line; other events do not', () => {
+  assert.equal(budgetFlash({ kind: 'write_guard', path: 'leap.py' }), 'write guard: leap.py');
+  assert.equal(budgetFlash({ kind: 'thinking_budget', budget: 2048, tokens: 2100 }), 'thinking budget 2048 hit');
+  assert.equal(budgetFlash({ kind: 'repair', name: 'Edit', source: 'fenced' }), 'repaired a Edit call');
+  assert.equal(budgetFlash({ kind: 'correction', reason: 'repeated_call' }), 'correction: repeated call');
+  assert.equal(budgetFlash({ kind: 'cap_warning', turn: 16, cap: 20 }), 'turn 16/20: asked to finish');
+  assert.equal(budgetFlash({ kind: 'compaction', tokens_before: 9000, tokens_after: 4000 }), 'context compacted 9000 → 4000 tokens');
+  assert.equal(budgetFlash({ kind: 'turn_started', turn: 1, cap: 20 }), undefined);
+  assert.equal(budgetFlash({ kind: 'text_delta', text: 'hi' }), undefined);
+});
+
+test('the status follows a session from start through turns and review to its end', () => {
+  const model = new StatusModel();
+  assert.match(model.view().text, /starting server/);
+  model.setServer('running');
+  assert.equal(model.view().text, '$(hubot) little-coder');
+  model.started('s1', 'session');
+  assert.equal(model.view().text, '$(sync~spin) little-coder: starting');
+  model.titled('s1', 'implement `leap`');
+  assert.equal(model.event('s1', { kind: 'turn_started', turn: 3, cap: 20 }), undefined);
+  assert.equal(model.view().text, '$(sync~spin) little-coder: turn 3/20');
+  assert.match(model.view().tooltip, /implement `leap`/);
+  assert.equal(model.event('s1', { kind: 'write_guard', path: 'leap.py', turn: 3 }), 'little-coder: write guard: leap.py');
+  model.event('s1', { kind: 'session_finished', outcome: 'done' });
+  assert.equal(model.view().text, '$(diff) little-coder: review');
+  model.finished(status({ state: 'applied' }));
+  assert.equal(model.view().text, '$(check) little-coder: applied');
+  assert.deepEqual(model.runningIds(), []);
+});
+
+test('late events of a finished session are ignored', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  model.finished(status({ state: 'cancelled' }));
+  model.event('s1', { kind: 'turn_started', turn: 4, cap: 20 });
+  model.started('s1', 'again');
+  assert.equal(model.view().text, '$(check) little-coder: cancelled');
+});
+
+test('several sessions: the newest is shown with a count of the others', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  model.event('a', { kind: 'turn_started', turn: 5, cap: 20 });
+  model.event('b', { kind: 'turn_started', turn: 1, cap: 10 });
+  assert.equal(model.view().text, '$(sync~spin) little-coder: turn 1/10 (+1)');
+});
+
+test('server problems show in the status bar', () => {
+  const model = new StatusModel();
+  model.setServer('missing');
+  assert.equal(model.view().text, '$(error) little-coder: server not found');
+  model.setServer('failed');
+  assert.equal(model.view().text, '$(error) little-coder: server failed');
+});
+
+test('a failed session warns and carries the reason in the tooltip', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  model.finished(status({ state: 'error', message: 'cannot connect to Ollama' }));
+  assert.equal(model.view().text, '$(warning) little-coder: failed');
+  assert.match(model.view().tooltip, /cannot connect to Ollama/);
+});
+
+test('a preview the user discarded reads as discarded, a real refusal does not', () => {
+  assert.equal(finishedWords(status({ state: 'refused', message: `the editor did not apply the changes (${DISCARDED_REASON})` })), 'discarded');
+  assert.equal(finishedWords(status({ state: 'refused', message: 'the editor did not apply the changes' })), 'edit refused by the editor');
+  assert.equal(finishedWords(status({ state: 'discarded' })), 'discarded');
+  assert.equal(finishedWords(status({ state: 'no_changes' })), 'finished, no changes');
+});
