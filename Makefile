@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job: the agent on a fresh copy of the bundled example, against the model server it finds.
 run: setup
+	@if curl -sf -m 2 http://127.0.0.1:11434/api/tags >/dev/null 2>&1 || curl -sf -m 2 http://127.0.0.1:8080/health >/dev/null 2>&1; then :; \
+	else echo "No Ollama or llama.cpp server answers: getting the embedded smoke-test server (built once, cached)." >&2; \
+		VENV=$(VENV) bash scripts/deps/llama.sh; fi
 	rm -rf $(EXAMPLE_RUN) && mkdir -p $(dir $(EXAMPLE_RUN)) && cp -r examples/leap $(EXAMPLE_RUN)
 	$(VENV)/bin/little-coder run --workspace $(EXAMPLE_RUN) "$(TASK)"
 

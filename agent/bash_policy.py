@@ -10,16 +10,21 @@ same token, and telling them apart is the whole job here.
 
 The allow-list is not a sandbox: test runners run the project's code by design. Its job is to keep
 what runs visible on the command line and to stop shell-level escapes (substitution, eval, inline
-shells, privilege, background jobs, writes outside the workspace). For that reason `python -c`
-is allowed: inline code can do nothing a script the agent writes (and the session records) can't,
-and refusing it only pushes small models to litter the tree with throwaway scripts.
+shells, privilege, background jobs, and files outside the workspace named on the command line —
+written by redirection, or read by the read-only tools — also through symlinks when the caller
+gives the workspace root). `python -c` is allowed for the first reason: inline code can do nothing
+a script the agent writes (and the session records) can't, and refusing it only pushes small
+models to litter the tree with throwaway scripts.
 """
 
 from __future__ import annotations
 
+import glob
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -287,6 +292,23 @@ _READ_ONLY = frozenset(
 _BUILD = frozenset(
     "pytest py.test node jest vitest mocha tsc make ctest java mvn mvnw gradle gradlew".split()
 )
+# Read-only programs whose arguments name files they read: those must stay inside the workspace
+# too, or `cat ../secret` shows the model (and its server) anything the user can read.
+_READS_PATHS = frozenset(
+    """ls cat head tail wc grep egrep fgrep rg diff cmp file stat tree uniq cut nl du realpath readlink
+    sed find sort""".split()
+)
+# Their first positional argument is a pattern or a script, not a path (unless given by option).
+_PATTERN_FIRST = {"grep": ("-e", "--regexp", "-f", "--file"), "egrep": ("-e", "--regexp", "-f", "--file"),
+                  "fgrep": ("-e", "--regexp", "-f", "--file"), "rg": ("-e", "--regexp", "-f", "--file"),
+                  "sed": ("-e", "--expression", "-f", "--file")}
+# Options that make them follow links wherever they point.
+_FOLLOW_FLAGS = {"grep": ("-R", "--dereference-recursive"), "egrep": ("-R", "--dereference-recursive"),
+                 "fgrep": ("-R", "--dereference-recursive"), "rg": ("-L", "--follow"),
+                 "find": ("-L", "-follow"), "tree": ("-l",), "du": ("-L", "--dereference")}
+_MAX_MATCHES = 1000  # of a glob pattern, checked through links
+_VARIABLE = re.compile(r"\$[A-Za-z_{]")
+_GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def _path_inside(value: str) -> bool:
@@ -296,6 +318,50 @@ def _path_inside(value: str) -> bool:
     if not value or value.startswith(("/", "~")):
         return False
     return ".." not in value.split("/")
+
+
+def _escapes(word: _Word, root: Path | None) -> str | None:
+    """Why the path `word` names may lie outside the workspace, or None. With `root`, links are
+    followed: a path inside that resolves outside is outside."""
+    value = word.text
+    if word.expands and _VARIABLE.search(value):
+        return f"`{value}` comes from a variable and cannot be checked"
+    if not _path_inside(value):
+        return f"`{value}` is outside the workspace"
+    if root is None or value in _DEVICES:
+        return None
+    # A pattern is checked on what it matches now: `cat *` must not reach through a linked file.
+    pattern = word.expands and _GLOB_CHARS.search(value) is not None
+    candidates = itertools.islice(glob.iglob(value, root_dir=root), _MAX_MATCHES) if pattern else [value]
+    for candidate in candidates:
+        target = (root / candidate).resolve()
+        if target != root and root not in target.parents:
+            return f"`{value}` leads outside the workspace through a link"
+    return None
+
+
+def _follows_links(name: str, options: set[str]) -> str | None:
+    flags = _FOLLOW_FLAGS.get(name, ())
+    short = {o[1:] for o in options if o.startswith("-") and not o.startswith("--")}
+    hit = next((f for f in flags if f in options or (len(f) == 2 and any(f[1] in s for s in short))), None)
+    return f"`{name} {hit}` follows links, which may lead outside the workspace" if hit else None
+
+
+def _read_paths(name: str, words: list[_Word]) -> list[_Word]:
+    """The words of a read-only command that name files it reads."""
+    positional = [w for w in words if not w.text.startswith("-") or w.text == "-"]
+    options = {w.text.split("=", 1)[0] for w in words if w.text.startswith("-")}
+    pattern_options = _PATTERN_FIRST.get(name)
+    if pattern_options is not None and not options.intersection(pattern_options):
+        positional = positional[1:]
+    if name == "find":  # the start points come before the first expression word
+        starts: list[_Word] = []
+        for word in words:
+            if word.text.startswith(("-", "(", "!")):
+                break
+            starts.append(word)
+        positional = starts
+    return [w for w in positional if w.text != "-"]
 
 
 def _subcommand(args: list[str], allowed: set[str], program: str) -> str | None:
@@ -575,17 +641,22 @@ def _unwrap(words: list[_Word], found: _Analysis) -> list[_Word]:
     return words
 
 
-def _judge(command: _Command, extra_allow: list[list[str]], found: _Analysis) -> None:
+def _judge(command: _Command, extra_allow: list[list[str]], found: _Analysis, root: Path | None) -> None:
     for op, target in command.redirects:
-        if op not in _WRITES:
-            continue
         if op in (">&", "<&") and (target.text.isdigit() or target.text == "-"):
             continue  # 2>&1, >&-: file descriptors, not files
+        if op in ("<<", "<<-", "<<<"):
+            continue  # here-documents and here-strings: text, not files
+        if op not in _WRITES:
+            escape = _escapes(target, root)
+            if escape:
+                found.forbidden.append(f"redirection `{op} {target.text}` reads a file: {escape}")
+            continue
         if target.expands:
             found.forbidden.append(
                 f"redirection `{op} {target.text}` writes to a file that cannot be checked"
             )
-        elif not _path_inside(target.text):
+        elif not _path_inside(target.text) or _escapes(target, root):
             found.forbidden.append(f"redirection `{op} {target.text}` writes outside the workspace")
     if command.background:
         found.forbidden.append("running a command in the background with `&`")
@@ -622,6 +693,17 @@ def _judge(command: _Command, extra_allow: list[list[str]], found: _Analysis) ->
             return
     if any([w.text for w in words[: len(entry)]] == entry for entry in extra_allow):
         return
+    if name in _READS_PATHS:
+        follows = _follows_links(name, {w.text.split("=", 1)[0] for w in words[1:] if w.text.startswith("-")})
+        escapes = [follows] if follows else [e for w in _read_paths(name, words[1:]) if (e := _escapes(w, root))]
+        if escapes:
+            found.forbidden.append(f"`{name}` would read outside the workspace: {escapes[0]}")
+            return
+    if name == "cd" and root is not None:
+        folder = next((w for w in words[1:] if not w.text.startswith("-")), None)
+        if folder is not None and _escapes(folder, root):
+            found.forbidden.append(f"`cd {folder.text}` leads outside the workspace through a link")
+            return
     if name in _READ_ONLY or name in _BUILD:
         return
     rule = _RULES.get(name)
@@ -644,7 +726,7 @@ def _rm_danger(args: list[str]) -> str | None:
     return None
 
 
-def _analyse(command: str, extra_allow: Sequence[str]) -> _Analysis:
+def _analyse(command: str, extra_allow: Sequence[str], root: Path | None) -> _Analysis:
     lexer = _Lexer(command)
     tokens = lexer.run()
     found = _Analysis()
@@ -652,19 +734,21 @@ def _analyse(command: str, extra_allow: Sequence[str]) -> _Analysis:
     found.forbidden.extend(dict.fromkeys(lexer.hazards))
     entries = [entry.split() for entry in extra_allow if entry.strip()]
     for simple in commands:
-        _judge(simple, entries, found)
+        _judge(simple, entries, found, root)
     if not commands:
         found.unlisted.append("the command is empty")
     return found
 
 
-def check(command: str, policy: BashPolicy, extra_allow: Sequence[str] = ()) -> PolicyDecision:
+def check(command: str, policy: BashPolicy, extra_allow: Sequence[str] = (),
+          root: Path | None = None) -> PolicyDecision:
     """Decide whether `command` may run under `policy`; `extra_allow` adds program names (or
-    'program subcommand' prefixes) to the built-in allow-list."""
+    'program subcommand' prefixes) to the built-in allow-list. With `root` (the workspace the
+    command runs in), paths are also checked through symlinks."""
     if policy == "never":
         return PolicyDecision(allowed=False, reason="Bash is turned off (bash policy 'never').")
     try:
-        found = _analyse(command, extra_allow)
+        found = _analyse(command, extra_allow, root.resolve() if root is not None else None)
         problems = found.problems()
     except _ParseError as exc:
         found = _Analysis()

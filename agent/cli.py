@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -16,6 +15,9 @@ from typing import Any
 from agent.backend import ModelMemory
 from agent.bench.cli import handle as handle_bench
 from agent.bench.cli import register as register_bench
+from agent.embedded import ensure_model_server
+from agent.server_cli import add_probe_arguments, probe_command, serve_embedded, warn
+from agent.server_cli import register as register_server
 from agent.events import SessionFinished
 from agent.providers.base import ProviderError
 from agent.session import Session
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     probe = sub.add_parser("probe", help="what the model server and model can do")
     _add_backend_args(probe)
+    add_probe_arguments(probe)
+    register_server(sub)
 
     register_bench(sub)
 
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "bench":
         return handle_bench(args)  # its own settings: the exercise tree is not a workspace
+    if args.command == "serve-embedded":
+        return serve_embedded(args)
     try:
         settings = _settings(args)
     except SettingsError as exc:
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # asyncio.run re-raises Ctrl-C after the session has reported it
             return EXIT["cancelled"]
     if args.command == "probe":
-        return asyncio.run(_probe(settings))
+        return probe_command(settings, live=args.live)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -108,46 +114,30 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show_thinking: bool) -> int:
-    session = Session(task, DiskWorkspace(root), settings, memory=ModelMemory())
     transcript = Transcript(show_reasoning=show_thinking)
     final: SessionFinished | None = None
     try:
-        async for event in session.run():
-            for line in transcript.lines(event):
-                print(line, file=sys.stderr, flush=True)
-            if isinstance(event, SessionFinished):
-                final = event
-    except asyncio.CancelledError:
-        final = session.result
-        for line in transcript.lines(final) if final else []:
-            print(line, file=sys.stderr, flush=True)
+        # With backend auto and nothing answering, this starts the embedded llama-server for the run.
+        async with ensure_model_server(settings, notify=warn) as reachable:
+            session = Session(task, DiskWorkspace(root), reachable, memory=ModelMemory())
+            try:
+                async for event in session.run():
+                    for line in transcript.lines(event):
+                        print(line, file=sys.stderr, flush=True)
+                    if isinstance(event, SessionFinished):
+                        final = event
+            except asyncio.CancelledError:
+                final = session.result
+                for line in transcript.lines(final) if final else []:
+                    print(line, file=sys.stderr, flush=True)
+    except ProviderError as exc:
+        print(f"little-coder: {exc.user_message()}", file=sys.stderr)
+        return 1
     if final is None:
         return 1
     if as_json:
         print(final.model_dump_json(indent=2))
     return EXIT[final.outcome]
-
-
-async def _probe(settings: Settings) -> int:
-    from agent.backend import connect
-
-    try:
-        backend = await connect(settings, ModelMemory())
-    except ProviderError as exc:
-        print(f"little-coder: {exc.user_message()}", file=sys.stderr)
-        return 1
-    try:
-        report = {
-            "backend": backend.name,
-            "base_url": backend.base_url,
-            "model": backend.model,
-            "capabilities": backend.capabilities.model_dump(),
-            "effective": backend.config.model_dump(),
-        }
-        print(json.dumps(report, indent=2))
-        return 0
-    finally:
-        await backend.provider.aclose()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -76,6 +77,20 @@ def cache_root(environ: Mapping[str, str] | None = None) -> Path:
 def binary_path(environ: Mapping[str, str] | None = None, version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
     """Where scripts/deps/llama.sh puts the binary (it may not exist yet)."""
     return cache_root(environ) / "llama-server" / version / "llama-server"
+
+
+def chat_template(name: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """One of the chat templates llama.cpp ships (models/templates/<name>.jinja), which
+    scripts/deps/llama.sh unpacks beside the binary; None when it is not there."""
+    path = binary_path(environ).parent / "templates" / f"{name}.jinja"
+    return path if path.is_file() else None
+
+
+def default_threads() -> int:
+    """Half the CPUs, at most 4. llama.cpp's threads spin at barriers, so one more thread than there
+    are idle cores makes every token wait for a descheduled thread (on a busy 2-core machine, 2
+    threads generated 1 token/s where 1 thread generated 40); a 135M model gains little past 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def find_binary(environ: Mapping[str, str] | None = None) -> Path | None:
@@ -143,11 +158,13 @@ class EmbeddedServer:
         alias: str = MODEL_ALIAS,
         threads: int | None = None,
         slots: int = 1,
+        chat_template_file: Path | None = None,
         cache_reuse: int = 0,
         extra_args: Sequence[str] = (),
         log_path: Path | None = None,
     ) -> None:
-        """`slots` = parallel sequences (-np); one slot keeps one conversation's KV cache warm.
+        """`threads` defaults to `default_threads()`. `slots` = parallel sequences (-np); one slot
+        keeps one conversation's KV cache warm. `chat_template_file` replaces the model's template.
         `cache_reuse` > 0 lets llama-server shift cached chunks of at least that many tokens into
         place after a mismatch (--cache-reuse); 0 reuses the common prefix only."""
         self.binary = binary
@@ -155,7 +172,8 @@ class EmbeddedServer:
         self.context_size = context_size
         self.host = host
         self.alias = alias
-        self.threads = threads
+        self.threads = threads if threads is not None else default_threads()
+        self.chat_template_file = chat_template_file
         self.slots = slots
         self.cache_reuse = cache_reuse
         self.extra_args = list(extra_args)
@@ -164,6 +182,7 @@ class EmbeddedServer:
         self._requested_port = port
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._reaper: weakref.finalize[[subprocess.Popen[bytes]], EmbeddedServer] | None = None
         self._log: IO[bytes] | None = None
 
     @classmethod
@@ -188,16 +207,17 @@ class EmbeddedServer:
 
     def command(self, port: int) -> list[str]:
         args = [str(self.binary), "-m", str(self.model), "--host", self.host, "--port", str(port),
-                "-c", str(self.context_size), "-np", str(self.slots), "--alias", self.alias]
-        if self.threads is not None:
-            args += ["-t", str(self.threads)]
+                "-c", str(self.context_size), "-np", str(self.slots), "-t", str(self.threads), "--alias", self.alias]
+        if self.chat_template_file is not None:
+            args += ["--chat-template-file", str(self.chat_template_file)]
         if self.cache_reuse > 0:
             args += ["--cache-reuse", str(self.cache_reuse)]
         return args + self.extra_args
 
     async def start(self, timeout: float = 60.0) -> str:
         """Spawn and wait until /health answers 200; the base URL. A port picked here can be taken by
-        someone else before llama-server binds it, so a failed start on a picked port is retried."""
+        someone else before llama-server binds it, so a start that failed to bind a picked port is
+        retried on another. Cancelled while waiting (Ctrl-C), it stops the process it spawned."""
         if self._process is not None:
             raise RuntimeError("the embedded server is already running")
         attempts = 1 if self._requested_port else 3
@@ -207,12 +227,15 @@ class EmbeddedServer:
             try:
                 await self._spawn_and_wait(port, timeout)
                 return self.base_url
-            except EmbeddedError:
+            except EmbeddedError as exc:
                 await self.stop()
-                if attempt >= attempts:
+                if attempt >= attempts or "bind" not in exc.message:
                     raise
-                log.info("llama-server did not start on port %d; trying another port", port)
+                log.info("llama-server could not bind port %d; trying another port", port)
                 attempt += 1
+            except BaseException:
+                await self.stop()
+                raise
 
     async def _spawn_and_wait(self, port: int, timeout: float) -> None:
         self._open_log()
@@ -225,6 +248,9 @@ class EmbeddedServer:
             )
         except OSError as exc:
             raise EmbeddedError(f"cannot run {self.binary}: {exc}", hint=BUILD_HINT) from exc
+        # The server runs in its own session, so nothing else ends it: if this object is dropped or
+        # the interpreter exits (an unhandled exception, a broken pipe) before stop(), kill it then.
+        self._reaper = weakref.finalize(self, _kill, self._process)
         self._port = port
         url = f"http://{self.host}:{port}/health"
         async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as client:
@@ -267,6 +293,9 @@ class EmbeddedServer:
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM, up to `grace` seconds for a clean exit, then SIGKILL. Safe to call twice."""
         process, self._process = self._process, None
+        if self._reaper is not None:
+            self._reaper.detach()
+            self._reaper = None
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
@@ -287,6 +316,12 @@ class EmbeddedServer:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ history, so the next call's prefix is unchanged and thinking is on again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from agent.providers.assemble import ToolCallAssembler
 from agent.providers.base import (
     ChatRequest,
     Provider,
+    ProviderError,
     ReasoningChunk,
     StreamEnd,
     StreamUsage,
@@ -30,6 +32,16 @@ from agent.providers.base import (
 from agent.thinking_budget import ThinkingBudget, ThinkTagSplitter
 
 TRACE_TAIL_CHARS = 2000
+# A server that ignores num_predict / max_tokens can stream for ever. Past this multiple of the
+# limit we asked for (plus slack: the server's tokenizer is not tiktoken) the call fails.
+OUTPUT_CAP_MARGIN = 1.5
+OUTPUT_CAP_SLACK = 256
+
+
+def output_cap(request: ChatRequest) -> int:
+    """Tokens (text, reasoning and tool-call arguments together) one streamed reply may reach."""
+    limit = request.max_output_tokens or request.context_size
+    return int(limit * OUTPUT_CAP_MARGIN) + OUTPUT_CAP_SLACK
 
 Piece = tuple[Literal["reasoning", "text"], str]
 
@@ -109,18 +121,23 @@ async def _stream(
     session_id: str,
 ) -> AsyncIterator[Event]:
     splitter = ThinkTagSplitter()
+    cap = output_cap(request)
+    produced = 0
     async with aclosing(provider.stream(request)) as stream:
         async for delta in stream:
+            if isinstance(delta, StreamEnd):
+                acc.end = delta
+                break
+            produced += _delta_tokens(delta)
+            if produced > cap:  # raising here leaves the `async with`, which closes the response
+                raise _runaway(provider, request, cap)
             if isinstance(delta, TextChunk):
                 pieces: list[Piece] = splitter.feed(delta.text)
             elif isinstance(delta, ReasoningChunk):
                 pieces = [("reasoning", delta.text)]
-            elif isinstance(delta, ToolCallChunk):
+            else:
                 acc.calls.feed(delta)
                 continue
-            else:
-                acc.end = delta
-                break
             if _consume(pieces, acc, meter):
                 for event in _events(pieces, session_id):
                     yield event
@@ -131,6 +148,24 @@ async def _stream(
     _consume(rest, acc, meter)
     for event in _events(rest, session_id):
         yield event
+
+
+def _delta_tokens(delta: TextChunk | ReasoningChunk | ToolCallChunk) -> int:
+    if isinstance(delta, ToolCallChunk):
+        arguments = json.dumps(delta.arguments, ensure_ascii=False) if delta.arguments is not None else ""
+        return tokens.count((delta.name or "") + delta.arguments_fragment + arguments)
+    return tokens.count(delta.text)
+
+
+def _runaway(provider: Provider, request: ChatRequest, cap: int) -> ProviderError:
+    asked = f"{request.max_output_tokens} asked for" if request.max_output_tokens else "no limit asked for"
+    return ProviderError(
+        "bad_response",
+        f"the model server at {provider.base_url} kept generating past {cap} tokens ({asked}); the reply was "
+        "cut off and dropped",
+        hint="the server ignored the output limit (num_predict / max_tokens): check its settings, or lower "
+             "max_output_tokens",
+    )
 
 
 def _consume(pieces: list[Piece], acc: _Accumulator, meter: ThinkingBudget | None) -> bool:

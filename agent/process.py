@@ -6,17 +6,23 @@ that prints a gigabyte costs a bounded amount of memory. When the shell exits, t
 awaiting task is cancelled, every process the command left behind is stopped (SIGTERM, a short
 grace, then SIGKILL): members of its process group and session, and any process whose environment
 carries this run's tag. The tag catches children that left the session (`setsid`, double forks
-reparented to init), the way Jenkins finds a build's processes. Without /proc (macOS) only the
-process group can be reached.
+reparented to init), the way Jenkins finds a build's processes. A child that also dropped the tag
+(`env -i`, or a program that clears its environment) and left the session would still get away:
+so on Linux this process becomes a child subreaper, orphans of a command are re-parented to it
+instead of to init, and an untagged child of ours in a session of its own, started during the
+run, is counted as the run's. Without /proc (macOS) only the process group can be reached.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections import deque
@@ -27,6 +33,7 @@ from agent.workspace import RunResult
 
 # Environment variable that marks every process started for one run.
 TAG_VARIABLE = "LITTLE_CODER_PROCESS_TAG"
+_PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 # Bytes kept per stream (half from the start, half from the end); the tools cut far lower for the
 # model, so this only bounds memory.
 DEFAULT_MAX_OUTPUT = 1_000_000
@@ -78,12 +85,16 @@ class _CappedBuffer:
 
 
 class _ProcessTree:
-    """Everything one run started: found by session/group id and by the run's environment tag."""
+    """Everything one run started: found by session/group id, by the run's environment tag, and as
+    untagged orphans re-parented to this (subreaper) process — plus every descendant of those."""
 
     def __init__(self, leader: int, tag: str) -> None:
         self.leader = leader  # pid of the shell = its process group id = its session id
         self._needle = f"{TAG_VARIABLE}={tag}".encode()
         self._has_proc = os.path.isdir("/proc")
+        leader_stat = _stat_fields(leader) if self._has_proc else None
+        self._since = leader_stat[4] if leader_stat else 0  # the shell's start, in clock ticks since boot
+        self.seen: set[int] = set()  # every process of this run found so far, the shell aside
 
     def members(self) -> set[int]:
         """Live (non-zombie) processes of this run; without /proc, {-leader} while the group lives."""
@@ -94,26 +105,42 @@ class _ProcessTree:
                 return set()
             return {-self.leader}
         own = os.getpid()
-        found: set[int] = set()
+        own_session = os.getsid(0)
+        live: dict[int, tuple[str, int, int, int, int]] = {}
         for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) == own:
+            pid = int(name) if name.isdigit() else own
+            if pid == own or (fields := _stat_fields(pid)) is None:
                 continue
-            pid = int(name)
-            fields = _stat_fields(pid)
-            if fields is None or fields[0] == "Z":
-                continue
-            pgrp, session = fields[2], fields[3]
+            state, parent, pgrp, session, _ = fields
+            if state != "Z":
+                live[pid] = fields
+            elif parent == own and pid != self.leader and (self.leader in (pgrp, session) or pid in self.seen):
+                _collect(pid)  # an orphan of this run that ended after it was re-parented to us
+        found: set[int] = set()
+        for pid, (_, parent, pgrp, session, started) in live.items():
             if self.leader in (pgrp, session) or self._tagged(pid):
                 found.add(pid)
+            elif parent == own and session != own_session and started >= self._since and not self._any_tag(pid):
+                # A child of ours we never started (every shell we start carries a tag), in a session
+                # of its own: an orphan of this run, re-parented to us after it dropped the tag.
+                found.add(pid)
+        # Their descendants too, whatever session or environment they have.
+        grew = True
+        while grew:
+            more = {pid for pid, fields in live.items() if fields[1] in found and pid not in found}
+            found |= more
+            grew = bool(more)
+        # Known by pid: once re-parented to us and ended, they are ours to reap (the shell is asyncio's).
+        self.seen |= found - {self.leader}
         return found
 
     def _tagged(self, pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                environ = handle.read()
-        except OSError:
-            return False  # gone, or not ours to read
-        return self._needle in environ.split(b"\0")
+        return self._needle in _environ(pid)
+
+    @staticmethod
+    def _any_tag(pid: int) -> bool:
+        prefix = f"{TAG_VARIABLE}=".encode()
+        return any(entry.startswith(prefix) for entry in _environ(pid))
 
     @staticmethod
     def signal(pids: set[int], sig: signal.Signals) -> None:
@@ -124,7 +151,8 @@ class _ProcessTree:
                 os.kill(pid, sig)
 
     async def stop(self, grace: float = TERM_GRACE_S) -> None:
-        """SIGTERM, wait up to `grace` for them to go, then SIGKILL until none is left."""
+        """SIGTERM, wait up to `grace` for them to go, then SIGKILL until none is left. The scan that
+        finds none left also reaps those that ended as our children."""
         pids = self.members()
         if not pids:
             return
@@ -146,8 +174,8 @@ class _ProcessTree:
         self.signal(self.members(), signal.SIGKILL)
 
 
-def _stat_fields(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgrp, session) from /proc/<pid>/stat, or None if the process is gone."""
+def _stat_fields(pid: int) -> tuple[str, int, int, int, int] | None:
+    """(state, ppid, pgrp, session, start time in ticks) from /proc/<pid>/stat, or None if gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             raw = handle.read().decode("utf-8", errors="replace")
@@ -156,9 +184,36 @@ def _stat_fields(pid: int) -> tuple[str, int, int, int] | None:
     # The command name may contain spaces and parentheses: split after its last ')'.
     rest = raw[raw.rfind(")") + 2 :].split()
     try:
-        return rest[0], int(rest[1]), int(rest[2]), int(rest[3])
+        return rest[0], int(rest[1]), int(rest[2]), int(rest[3]), int(rest[19])
     except (IndexError, ValueError):
         return None
+
+
+def _collect(pid: int) -> None:
+    """Reap a child that has ended (a zombie re-parented to us)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _environ(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return handle.read().split(b"\0")
+    except OSError:
+        return []  # gone, or not ours to read
+
+
+@functools.cache
+def _become_subreaper() -> bool:
+    """Make orphans of our commands ours instead of init's (Linux); True if it worked. Done once:
+    it is a property of this process, like its signal handlers."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class _Collector(asyncio.SubprocessProtocol):
@@ -214,12 +269,13 @@ async def run_command(
     in the background are stopped when the shell exits; cancellation stops them all, then
     re-raises.
     """
+    _become_subreaper()
     tag = uuid.uuid4().hex
     child_env = dict(os.environ if env is None else env)
     child_env[TAG_VARIABLE] = tag
     started = time.monotonic()
     loop = asyncio.get_running_loop()
-    transport, collector = await loop.subprocess_exec(
+    spawn = asyncio.ensure_future(loop.subprocess_exec(
         lambda: _Collector(loop, max_output),
         "/bin/sh",
         "-c",
@@ -230,9 +286,19 @@ async def run_command(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-    )
+    ))
+    try:
+        # Shielded: cancelled while it wires the pipes, asyncio waits for them to close, which the
+        # command's background children may never do. Let it finish, then stop the tree below.
+        transport, collector = await asyncio.shield(spawn)
+        cancelled = False
+    except asyncio.CancelledError:
+        transport, collector = await spawn
+        cancelled = True
     tree = _ProcessTree(transport.get_pid(), tag)
     try:
+        if cancelled:
+            raise asyncio.CancelledError
         timed_out = not await _settle(collector.exited, timeout)
         await tree.stop()  # after a normal exit this stops only what was left in the background
         await _settle(collector.exited, _DRAIN_S)

@@ -20,10 +20,14 @@ with the previous call's: the new assistant turn and tool results plus this call
 and tokenizer (POST /apply-template, /tokenize). Goal: on calls >= 2, evaluated <= 1.1 x appended
 for the stable layout.
 
-    python bench/kv_cache_reuse.py [--base-url URL] [--cache-reuse N] [--guidance-budget N] [--out FILE]
+    python bench/kv_cache_reuse.py [--base-url URL | --chat-template NAME --cache-reuse N] [--profile NAME] [--out FILE]
 
-Without --base-url it starts the embedded server (scripts/deps/llama.sh builds it) with one slot and
-the given --cache-reuse (default 0: prefix reuse only, as a default llama-server does).
+Without --base-url it starts the embedded server (scripts/deps/llama.sh builds it) with one slot,
+the given --cache-reuse (default 0: prefix reuse only, as a default llama-server does) and, with
+--chat-template Qwen3.5-4B, the reference model's chat template instead of SmolLM2's (native tool
+calls then go through the template as they would for Qwen3.5). The budgets (guidance per call) come
+from --profile, by default the paper's model qwen3.5:9b; whether tools are native or text follows
+what the server reports, as in a session.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -44,19 +49,19 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent import text_tools  # noqa: E402
-from agent.embedded import DEFAULT_CONTEXT, EmbeddedServer  # noqa: E402
-from agent.guidance import GuidanceLibrary, select  # noqa: E402
-from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage  # noqa: E402
-from agent.profiles import Effective, effective  # noqa: E402
-from agent.prompt import build_messages, guidance_block, system_prompt  # noqa: E402
-from agent.providers.base import ChatRequest, StreamEnd, ToolSpec  # noqa: E402
-from agent.providers.openai_compat import OpenAICompatProvider, chat_body  # noqa: E402
-from agent.providers.probe import Capabilities, probe  # noqa: E402
-from agent.settings import PromptLayout, Settings  # noqa: E402
-from agent.tools.base import ToolContext  # noqa: E402
-from agent.tools.registry import default_tools  # noqa: E402
-from agent.workspace import DiskWorkspace  # noqa: E402
+from agent import text_tools
+from agent.embedded import DEFAULT_CONTEXT, EmbeddedServer, chat_template
+from agent.guidance import GuidanceLibrary, select
+from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
+from agent.profiles import Effective, effective
+from agent.prompt import build_messages, guidance_block, system_prompt
+from agent.providers.base import ChatRequest, StreamEnd, ToolSpec
+from agent.providers.openai_compat import OpenAICompatProvider, chat_body
+from agent.providers.probe import Capabilities, probe
+from agent.settings import PromptLayout, Settings
+from agent.tools.base import ToolContext
+from agent.tools.registry import default_tools
+from agent.workspace import DiskWorkspace
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "leap"
@@ -94,7 +99,7 @@ async def record_session(workdir: Path) -> list[Turn]:
     replay these exact messages (pytest's timing line would differ between two live runs)."""
     shutil.copytree(EXAMPLE, workdir)
     tools = {tool.name: tool for tool in default_tools()}
-    ctx = ToolContext(workspace=DiskWorkspace(workdir), settings=Settings(bash="always"))
+    ctx = ToolContext(workspace=DiskWorkspace(workdir), settings=Settings.model_validate({"bash": "always"}))
     turns: list[Turn] = []
     for index, (text, name, arguments) in enumerate(SCRIPT):
         call = ToolCall(id=f"call_{index}", name=name, arguments=arguments)
@@ -243,19 +248,21 @@ async def identify(base_url: str) -> Target:
     return Target(base_url, model, await probe("openai", base_url, model, timeout=10.0), props)
 
 
-async def erase_slots(base_url: str, slots: int) -> None:
-    """Forget what an external server has cached, so the layout measured second gets no head start."""
+async def erase_slots(base_url: str, slots: int) -> bool:
+    """Forget what an external server has cached, so the layout measured second gets no head start
+    on its first call. llama-server allows it only when started with --slot-save-path; without it
+    only call 1 of the second layout can profit (calls >= 2 reuse their own previous call either way)."""
     async with httpx.AsyncClient(timeout=10.0) as client:
         for slot in range(slots):
             response = await client.post(f"{base_url}/slots/{slot}", params={"action": "erase"})
             if response.status_code >= 400:
-                raise SystemExit(f"cannot erase slot {slot} of {base_url} (HTTP {response.status_code}): start "
-                                 "llama-server with --slots, or let the bench start its own server")
+                return False
+    return True
 
 
-def configure(target: Target, guidance_budget: int | None) -> Effective:
-    settings = Settings(model=target.model, guidance_budget=guidance_budget, context_size=target.capabilities.context_size)
-    return effective(settings, target.model, server_context=target.capabilities.context_size,
+def configure(target: Target, profile: str) -> Effective:
+    """The profile's budgets, the server's window and tool support."""
+    return effective(Settings.model_validate({}), profile, server_context=target.capabilities.context_size,
                      native_tools=target.capabilities.native_tools)
 
 
@@ -268,20 +275,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     guidance: list[int] = []
     server: dict[str, Any] = {}
     setup: dict[str, Any] = {}
+    erased: dict[str, bool] = {}
     for layout in LAYOUTS:
         embedded: EmbeddedServer | None = None
         if args.base_url:
             base_url = args.base_url.rstrip("/")
         else:
-            embedded = EmbeddedServer.installed(context_size=args.context_size, slots=1,
-                                                cache_reuse=args.cache_reuse, threads=args.threads)
+            template = None
+            if args.chat_template:
+                template = chat_template(args.chat_template)
+                if template is None:
+                    raise SystemExit(f"no chat template {args.chat_template!r} beside llama-server: run "
+                                     "scripts/deps/llama.sh")
+            embedded = EmbeddedServer.installed(context_size=args.context_size, slots=1, cache_reuse=args.cache_reuse,
+                                                threads=args.threads, chat_template_file=template)
             base_url = await embedded.start()
         try:
             target = await identify(base_url)
             slots = int(target.props.get("total_slots", 1))
             if args.base_url:
-                await erase_slots(base_url, slots)
-            config = configure(target, args.guidance_budget)
+                erased[layout] = await erase_slots(base_url, slots)
+            config = configure(target, args.profile)
             if not appended:
                 appended, guidance = await stable_appended(base_url, target.model, turns, specs, config)
                 server = {
@@ -291,11 +305,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "n_ctx": target.capabilities.context_size,
                     "total_slots": slots,
                     "cache_reuse": None if args.base_url else args.cache_reuse,
+                    "chat_template": args.chat_template or "the model's own",
                     "started_fresh_per_layout": not args.base_url,
                     "command": embedded.command(embedded.port)[1:] if embedded else None,
                 }
                 setup = {
                     "calls": len(turns) + 1,
+                    "profile": config.profile,
                     "text_tools": config.text_tools,
                     "guidance_budget": config.guidance_budget,
                     "guidance_tokens_per_call": guidance,
@@ -305,6 +321,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             if embedded is not None:
                 await embedded.stop()
+    if erased:
+        server["slots_erased_before_each_layout"] = all(erased.values())
     stable, rewrite = layouts["stable"], layouts["rewrite"]
     return {
         "bench": "kv_cache_reuse",
@@ -335,9 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--context-size", type=int, default=DEFAULT_CONTEXT, help="embedded server's -c")
     parser.add_argument("--cache-reuse", type=int, default=0, help="embedded server's --cache-reuse (0: off)")
     parser.add_argument("--threads", type=int, help="embedded server's -t")
-    parser.add_argument("--guidance-budget", type=int, help="tokens of guidance per call (default: the profile's)")
+    parser.add_argument("--chat-template", help="embedded server's template, one llama.cpp ships (e.g. Qwen3.5-4B)")
+    parser.add_argument("--profile", default="qwen3.5:9b", help="the profile whose budgets the session uses")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
+    # The scripted Bash calls run `python -m pytest`: this interpreter's, which has pytest.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     report = asyncio.run(run(args))
     text = json.dumps(report, indent=2)
     print(text)

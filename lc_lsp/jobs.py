@@ -335,17 +335,16 @@ class Jobs:
         job.state = "reviewing"
         caps = self._ls.edit_caps()
         if caps.document_changes and caps.change_annotations:
-            accepted = await self._apply(job, reviewable, caps)
+            outcome = await self._apply(job, reviewable, caps)
         elif await self._ask_to_apply(job, reviewable):
             plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
-            accepted = await self._apply(job, reviewable, plain)
+            outcome = await self._apply(job, reviewable, plain)
         else:
             job.rejected |= {h.id for p in reviewable for h in p.hunks}
             job.state = "discarded"
             return
-        if accepted is None:
-            if job.state != "discarded":
-                job.state = "refused"
+        if outcome == "refused" or outcome == "discarded":
+            job.state = outcome
         elif not job.rejected:
             job.state = "applied"
         else:
@@ -372,22 +371,23 @@ class Jobs:
         current, version = self._ls.current_text(uri)
         return propose(change, current, uri, version)
 
-    async def _apply(self, job: Job, proposals: list[Proposal], caps: ClientEditCaps) -> set[str] | None:
-        """Send one edit for `proposals`; record what the user accepted. None when the client refused or
-        the user discarded the preview (job.state says which)."""
+    async def _apply(
+        self, job: Job, proposals: list[Proposal], caps: ClientEditCaps
+    ) -> set[str] | Literal["refused", "discarded"]:
+        """Send one edit for `proposals`; the ids of the hunks the user accepted, or why nothing was applied:
+        "refused" by the client (kept for revise) or "discarded" by the user in the editor's preview."""
         # The session id in every annotation's description lets a client tie the edit to its session.
         edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title} · session {job.id}")
         missing = uncreatable(proposals, caps)
         result = await self._ls.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=f"little-coder: {job.title}")
+            types.ApplyWorkspaceEditParams(edit=edit, label=_edit_label(job))
         )
         if not result.applied and _user_discarded(result.failure_reason):
             # VS Code can only answer applied=false when the user discards its refactor preview: that is
             # the user's decision, not an editor failure. Every hunk counts as rejected (revise works).
             job.rejected |= {h.id for p in proposals for h in p.hunks}
             job.message = "discarded in the editor's preview"
-            job.state = "discarded"
-            return None
+            return "discarded"
         if not result.applied:
             reason = f" ({result.failure_reason})" if result.failure_reason else ""
             job.message = f"the editor did not apply the changes{reason}"
@@ -397,7 +397,7 @@ class Jobs:
                 types.MessageType.Warning,
             )
             job.rejected |= {h.id for p in proposals for h in p.hunks}
-            return None
+            return "refused"
         # The client cannot create these files (no documentChanges): the user said Apply, so write them.
         for proposal in missing:
             self._write_new_file(job.root, proposal)
@@ -480,7 +480,7 @@ class Jobs:
             else:
                 job.rejected |= {h.id for h in proposal.hunks}
                 return False
-            return bool(accepted)
+            return isinstance(accepted, set) and bool(accepted)  # not "refused" / "discarded"
 
         return on_change
 
@@ -544,3 +544,11 @@ def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:
 def _user_discarded(failure_reason: str | None) -> bool:
     """The client's way of saying the user discarded the preview (our VS Code extension words it so)."""
     return "discarded" in (failure_reason or "").lower()
+
+
+def _edit_label(job: Job) -> str:
+    """The review's title; a session that did not finish normally says so, so its partial work is
+    never mistaken for a finished change."""
+    label = f"little-coder: {job.title}"
+    outcome = job.result.outcome if job.result is not None else "done"
+    return label if outcome == "done" else f"{label} (unfinished: {outcome})"

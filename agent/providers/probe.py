@@ -10,16 +10,34 @@ in /props on builds that report it, under `reasoning_budget`, `reasoning_budget_
 unlimited. Upstream builds at the time of writing do not report it, so None is common.
 
 Anything a server does not say stays None; an unreachable or missing endpoint never raises.
+
+What a server says is not always what it does: llama-server drops the `tools` of a request without a
+word when the model's template cannot render them (SmolLM2's cannot; /props then reports
+`supports_tool_calls: false`), and whether reasoning arrives in its own field or inline as <think>
+text depends on the template and the server's reasoning format, which /props does not report.
+`live_check` therefore asks the model once, with one tool on offer, and reports what came back.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import time
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel
 
+from agent.messages import SystemMessage, UserMessage
+from agent.providers.assemble import ToolCallAssembler
+from agent.providers.base import (
+    ChatRequest,
+    Provider,
+    ReasoningChunk,
+    StreamEnd,
+    TextChunk,
+    ToolCallChunk,
+    ToolSpec,
+)
 from agent.providers.http import HTTPX_ERRORS, server_root
 
 _BUDGET_KEYS = ("reasoning_budget", "reasoning_budget_tokens", "thinking_budget_tokens")
@@ -97,7 +115,9 @@ async def _probe_openai(client: httpx.AsyncClient, base_url: str, model: str) ->
         entry = _entry(entries, model)
         if entry is not None:
             if caps.context_size is None:
-                caps.context_size = _int(entry.get("max_model_len"))  # vLLM
+                meta = _dict(entry.get("meta"))
+                # vLLM says max_model_len; llama.cpp says meta.n_ctx (per slot) when /props is unavailable.
+                caps.context_size = _int(entry.get("max_model_len")) or _int(meta.get("n_ctx"))
             if caps.server == "openai-compatible" and entry.get("owned_by") == "vllm":
                 caps.server = "vllm"
     return caps
@@ -162,3 +182,64 @@ async def _json(client: httpx.AsyncClient, method: str, url: str, body: dict[str
         return response.json()
     except ValueError:
         return None
+
+
+# --- asking the model -------------------------------------------------------------------------
+
+LIVE_TOOL = ToolSpec(
+    name="current_time",
+    description="The current date and time in a time zone.",
+    parameters={"type": "object", "properties": {"timezone": {"type": "string", "description": "e.g. UTC"}},
+                "required": ["timezone"]},
+)
+_LIVE_SYSTEM = "You answer by calling tools. When a tool fits the request, call it instead of replying in text."
+_LIVE_USER = "What time is it in UTC? Use the current_time tool."
+
+
+class LiveCheck(BaseModel):
+    """What one real request offering one tool came back with."""
+
+    tool_call: bool  # the reply held a native call to the offered tool, with JSON-object arguments
+    reasoning: Literal["split", "inline", "none"]  # own field (reasoning_content / thinking), <think> text, none
+    finish_reason: str | None
+    prompt_tokens: int | None
+    seconds: float
+    text_preview: str  # the start of the visible reply, to show what the model did instead
+
+
+async def live_check(provider: Provider, model: str, *, context_size: int,
+                     max_output_tokens: int = 512) -> LiveCheck:
+    """One short generation (thinking left at the server's default, so a thinking model shows how its
+    reasoning arrives). Raises ProviderError like any model call."""
+    request = ChatRequest(
+        model=model,
+        messages=[SystemMessage(content=_LIVE_SYSTEM), UserMessage(content=_LIVE_USER)],
+        tools=[LIVE_TOOL],
+        temperature=0.0,
+        context_size=context_size,
+        max_output_tokens=max_output_tokens,
+    )
+    started = time.monotonic()
+    calls = ToolCallAssembler()
+    text: list[str] = []
+    split = False
+    end = StreamEnd()
+    async for delta in provider.stream(request):
+        if isinstance(delta, ReasoningChunk):
+            split = True
+        elif isinstance(delta, TextChunk):
+            text.append(delta.text)
+        elif isinstance(delta, ToolCallChunk):
+            calls.feed(delta)
+        else:
+            end = delta
+    visible = "".join(text)
+    called = any(c.name == LIVE_TOOL.name and c.arguments is not None for c in calls.finish())
+    return LiveCheck(
+        tool_call=called,
+        reasoning="split" if split else "inline" if "<think>" in visible else "none",
+        finish_reason=end.finish_reason,
+        prompt_tokens=end.usage.prompt_tokens,
+        seconds=round(time.monotonic() - started, 3),
+        text_preview=visible[:200],
+    )

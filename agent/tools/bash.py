@@ -65,7 +65,7 @@ class Bash(Tool):
 
     async def run(self, args: BashInput, ctx: ToolContext) -> ToolResult:
         settings = ctx.settings
-        decision = check(args.command, settings.bash, settings.bash_allow)
+        decision = check(args.command, settings.bash, settings.bash_allow, root=ctx.workspace.root)
         if not decision.allowed:
             if not decision.needs_confirmation:
                 return self._refuse(args.command, f"the bash policy refuses it: {decision.reason}")

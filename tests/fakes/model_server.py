@@ -22,6 +22,7 @@ exact wire format of the protocol, with faults on request (see tests/fakes/scrip
 As a process (for editor tests)::
 
     python -m tests.fakes.model_server --protocol ollama --script script.json [--port N] [--log out.jsonl]
+                                       [--chaos SEED [--chaos-rate 0.5]]
 
 prints `{"base_url": ...}` on one line when ready and serves until killed.
 """
@@ -44,6 +45,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent import tokens
+from tests.fakes.chaos import Chaos
 from tests.fakes.http_server import BadRequest, Inbound, Outbound, Request
 from tests.fakes.script import Call, Fault, Reply, ServerScript
 from tests.fakes.wire import Complete, Cut, Frame, Reset, Stall, Streamed, Wire, plan
@@ -523,6 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chunk-tokens", type=int, default=4)
     parser.add_argument("--tokens-per-second", type=float, default=None)
     parser.add_argument("--log", type=Path, default=None, help="append one JSON line per finished chat request")
+    parser.add_argument("--chaos", type=int, default=None, metavar="SEED",
+                        help="chaos mode: splice seeded faults into the script (tests/fakes/chaos.py)")
+    parser.add_argument("--chaos-rate", type=float, default=0.5, help="share of requests that get a fault")
     args = parser.parse_args(argv)
 
     script = ServerScript.load(args.script) if args.script else ServerScript()
@@ -537,8 +542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with log_lock, args.log.open("a", encoding="utf-8") as handle:
                 handle.write(entry.model_dump_json() + "\n")
 
+    replies: ReplySource = script.replies
+    if args.chaos is not None:
+        replies = Chaos(script.replies, seed=args.chaos, rate=args.chaos_rate, default_reply=script.default_reply)
     server = ScriptedModelServer(
-        args.protocol, script.replies, chunk_tokens=args.chunk_tokens, tokens_per_second=args.tokens_per_second,
+        args.protocol, replies, chunk_tokens=args.chunk_tokens, tokens_per_second=args.tokens_per_second,
         model=args.model or script.model or "qwen3.5:9b", default_reply=script.default_reply,
         on_finished=write_log, host=args.host, port=args.port, **options,
     )

@@ -106,6 +106,7 @@ class OllamaWire:
             return Complete(503, b"", "text/plain; charset=utf-8")
         status, message = {
             "http_500": (500, "llama runner process has terminated: exit status 2"),
+            "http_503": (503, "server busy, please try again.  maximum pending requests exceeded"),
             "model_not_found": (404, f"model '{self.model}' not found"),
             "tools_unsupported": (400, f"registry.ollama.ai/library/{self.model} does not support tools"),
             "context_overflow": (400, f"input length ({prompt_tokens(self.body)} tokens) exceeds the context "

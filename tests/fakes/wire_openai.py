@@ -1,8 +1,14 @@
 """`/v1/chat/completions` as llama.cpp's llama-server streams it: SSE `data:` events holding
 `chat.completion.chunk`s (role first, `reasoning_content`, `content`, tool calls as an id/name delta
-followed by argument string pieces), a finish_reason chunk, a usage chunk with llama.cpp `timings`
-when `stream_options.include_usage` is set, and `data: [DONE]`. Errors are
-`{"error": {"code", "message", "type"}}`."""
+that already carries the first piece of the arguments, then argument string pieces), a finish_reason
+chunk, a usage chunk with llama.cpp `timings` when `stream_options.include_usage` is set (without it
+the timings ride on the finish_reason chunk), and `data: [DONE]`. Errors are
+`{"error": {"code", "message", "type"}}`.
+
+Checked field by field against a real llama-server (tests/realmodel/test_wire_openai.py); what
+differed before and was corrected: choices carry no `logprobs` key, the first tool-call delta holds
+argument text (not ""), timings come on the finish chunk when no usage chunk is asked for, and a
+whole (non-streamed) message has `content: ""` rather than null when it only calls tools."""
 
 from __future__ import annotations
 
@@ -41,11 +47,11 @@ class OpenAIWire:
         self.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "system_fingerprint": FINGERPRINT, "choices": choices, **extra}
+        return {"choices": choices, "created": self.created, "id": self.id, "model": self.model,
+                "system_fingerprint": FINGERPRINT, "object": "chat.completion.chunk", **extra}
 
     def _delta(self, delta: dict[str, Any], tokens: int = 0, finish: str | None = None) -> Frame:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        choice = {"finish_reason": finish, "index": 0, "delta": delta}
         return _event(self._chunk([choice]), tokens)
 
     def _pieces(self) -> list[Frame]:
@@ -59,10 +65,12 @@ class OpenAIWire:
                                                                                        self.chunk_tokens)]
         frames += [self._delta({"content": p}, n) for p, n in token_pieces(reply.text, self.chunk_tokens)]
         for index, call in enumerate(reply.calls):
+            pieces = token_pieces(call.arguments_text(), self.chunk_tokens) or [("", 0)]
+            (first, first_n), rest = pieces[0], pieces[1:]
             head = {"index": index, "id": call.id or _random_id(), "type": "function",
-                    "function": {"name": call.name, "arguments": ""}}
-            frames.append(self._delta({"tool_calls": [head]}, tokens.count(call.name)))
-            for piece, n in token_pieces(call.arguments_text(), self.chunk_tokens):
+                    "function": {"name": call.name, "arguments": first}}
+            frames.append(self._delta({"tool_calls": [head]}, tokens.count(call.name) + first_n))
+            for piece, n in rest:
                 frames.append(self._delta({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, n))
         return frames
 
@@ -90,9 +98,11 @@ class OpenAIWire:
         return {"usage": usage, "timings": timings}
 
     def _ending(self, generated: int, finish: str) -> list[Frame]:
-        frames = [self._delta({}, finish=finish)]
+        choice = {"finish_reason": finish, "index": 0, "delta": {}}
         if self.include_usage:
-            frames.append(_event(self._chunk([], **self._usage(generated))))
+            frames = [_event(self._chunk([choice])), _event(self._chunk([], **self._usage(generated)))]
+        else:
+            frames = [_event(self._chunk([choice], timings=self._usage(generated)["timings"]))]
         frames.append(Frame(b"data: [DONE]\n\n"))
         return frames
 
@@ -132,6 +142,7 @@ class OpenAIWire:
         prompt = prompt_tokens(self.body)
         status, message, kind, extra = {
             "http_500": (500, "the model failed to decode the batch", "server_error", {}),
+            "http_503": (503, "Loading model", "unavailable_error", {}),
             "model_not_found": (404, f"model '{self.model}' not found", "not_found_error", {}),
             "tools_unsupported": (500, "tools param requires --jinja flag", "server_error", {}),
             "context_overflow": (400, f"request ({prompt} tokens) exceeds the available context size "
@@ -142,7 +153,7 @@ class OpenAIWire:
 
     def complete(self) -> Complete:
         reply = self.reply
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if reply.think_tags and reply.reasoning:
             message["content"] = f"<think>{reply.reasoning}</think>{reply.text}"
         elif reply.reasoning:
@@ -157,7 +168,7 @@ class OpenAIWire:
         finish = reply.finish_reason or ("tool_calls" if reply.calls else "stop")
         obj = {"id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
                "system_fingerprint": FINGERPRINT,
-               "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+               "choices": [{"finish_reason": finish, "index": 0, "message": message}],
                **self._usage(generated)}
         return Complete(200, dumps(obj))
 

@@ -422,6 +422,24 @@ async def test_review_each_asks_per_change_and_tells_the_model_about_a_rejection
     assert re.search(r"declined|rejected", results[2]["content"])
 
 
+async def test_review_each_discarded_preview_goes_back_as_a_rejection(
+        editor: Editor, model: ScriptedModelServer) -> None:
+    folder = "each_discard"
+    setup_leap(editor, folder)
+    await editor.configure(review="each")
+    try:
+        model.replace_replies(leap_script(folder))
+        editor.refuse = "discarded in the refactor preview"
+        session = await implement_leap(editor, folder)
+        status = await editor.wait_finished(session)
+    finally:
+        editor.refuse = None
+        await editor.configure()
+    assert status["accepted"] == [] and editor.text(f"{folder}/leap.py") == LEAP
+    results = [m for m in model.requests[-1]["messages"] if m["role"] == "tool"]
+    assert all(re.search(r"declined|rejected", r["content"]) for r in results[1:])
+
+
 async def test_review_direct_applies_as_it_goes_and_undo_reverts(editor: Editor, model: ScriptedModelServer) -> None:
     folder = "direct"
     setup_leap(editor, folder)

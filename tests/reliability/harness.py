@@ -27,8 +27,9 @@ what the scenario cannot see itself:
   `setsid` or was reparented to init), plus new children of this process;
 - the world outside the workspace: `trial.outside` holds a canary file with `trial.secret` in it
   (and `trial.home`, a home folder for `~` tests); every byte created or changed anywhere under
-  `trial.tmp` outside `trial.workspace` counts as written outside. Scenarios check that the secret
-  never reached the model with `trial.check_no_secret(texts)`.
+  `trial.tmp` outside `trial.workspace` counts as written outside (scenery a scenario puts there
+  itself goes through `trial.plant(path, text)`). Scenarios check that the secret never reached
+  the model with `trial.check_no_secret(texts)`.
 
 `TrialResult`s add up to a `Summary`, the JSON `bench/reliability.py` prints. Of its counters only
 `scenarios_run`, `faults_injected`, `sessions` and `sessions_completed` may be non-zero; the rest are
@@ -83,6 +84,7 @@ class Scenario:
     timeout: float = 60.0
     faults: int = 0
     description: str = ""
+    slow: bool = False  # marked `slow` under pytest (it starts processes: CLI runs, language servers)
 
 
 class TrialResult(BaseModel):
@@ -163,6 +165,7 @@ class Trial:
         self.canary = self.outside / "canary.txt"
         self.result = TrialResult(scenario=scenario.name, group=scenario.group, seed=seed)
         self._faults_counted = False
+        self.planted: dict[str, tuple[int, str]] = {}
         for folder in (self.workspace, self.outside, self.home):
             folder.mkdir(parents=True, exist_ok=True)
         self.canary.write_text(f"do not read me: {self.secret}\n", encoding="utf-8")
@@ -211,6 +214,15 @@ class Trial:
     def problem(self, text: str) -> None:
         self.result.problems.append(text)
 
+    def plant(self, path: Path, text: str) -> Path:
+        """Write a file outside the workspace as part of the scene (not as a write by the agent):
+        the check for bytes written outside compares against it."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode("utf-8")
+        path.write_bytes(data)
+        self.planted[str(path.relative_to(self.tmp))] = (len(data), hashlib.sha256(data).hexdigest())
+        return path
+
     # --- helpers for scenarios ------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -255,14 +267,19 @@ async def run_trial(scenario: Scenario, seed: int, base: Path | None = None) -> 
     outside_before = _tree(tmp, skip=trial.workspace)
     saved_marker = os.environ.get(MARKER_VARIABLE)
     os.environ[MARKER_VARIABLE] = trial.id
+    deadline = asyncio.timeout(scenario.timeout)
     try:
-        await asyncio.wait_for(scenario.run(trial), scenario.timeout)
+        async with deadline:
+            await scenario.run(trial)
     except AssertionError as exc:
         result.failed_checks += 1
         trial.problem(f"check failed: {exc}".strip())
-    except TimeoutError:
+    except TimeoutError as exc:
         result.crashes += 1
-        trial.problem(f"hung: still running after {scenario.timeout:g} s")
+        if deadline.expired():
+            trial.problem(f"hung: still running after {scenario.timeout:g} s")
+        else:
+            trial.problem(f"crash: TimeoutError inside the scenario: {exc}\n{traceback.format_exc(limit=8)}")
     except Exception as exc:  # the point of the harness: whatever escapes is counted, not propagated
         result.crashes += 1
         trial.problem(f"crash: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
@@ -284,7 +301,7 @@ async def run_trial(scenario: Scenario, seed: int, base: Path | None = None) -> 
         _kill(processes)
 
     outside_after = _tree(tmp, skip=trial.workspace)
-    written = _written(outside_before, outside_after)
+    written = _written({**outside_before, **trial.planted}, outside_after)
     if written:
         result.bytes_written_outside += sum(written.values())
         trial.problem("written outside the workspace: " + ", ".join(f"{p} ({n} B)" for p, n in written.items()))
@@ -328,7 +345,8 @@ def pytest_params(scenarios: Sequence[Scenario]) -> list[Any]:
     """(scenario, seed) parameters with readable ids, for `pytest.mark.parametrize("scenario, seed", ...)`."""
     import pytest
 
-    return [pytest.param(s, seed, id=f"{s.name}[{seed}]") for s in scenarios for seed in seeds_for(s)]
+    return [pytest.param(s, seed, id=f"{s.name}[{seed}]", marks=[pytest.mark.slow] if s.slow else [])
+            for s in scenarios for seed in seeds_for(s)]
 
 
 async def assert_clean(scenario: Scenario, seed: int, base: Path | None = None) -> TrialResult:

@@ -123,9 +123,11 @@ def test_openai_stream_matches_llama_cpp() -> None:
     assert "".join(d.get("reasoning_content", "") for d in deltas) == "plan first"
     assert "".join(d.get("content") or "" for d in deltas) == "Creating."
     calls = [d["tool_calls"][0] for d in deltas if "tool_calls" in d]
-    assert calls[0] == {"index": 0, "id": "call_fixed", "type": "function",
-                        "function": {"name": "Write", "arguments": ""}}
-    pieces = [c["function"]["arguments"] for c in calls[1:]]
+    first = calls[0]
+    assert {k: first[k] for k in ("index", "id", "type")} == {"index": 0, "id": "call_fixed", "type": "function"}
+    # Like the real llama-server, the first delta names the call and already carries argument text.
+    assert first["function"]["name"] == "Write" and first["function"]["arguments"]
+    pieces = [c["function"]["arguments"] for c in calls]
     assert len(pieces) > 1  # streamed in pieces, like the real server
     assert json.loads("".join(pieces)) == {"file_path": "a.py", "content": "x = 1\n"}
     finish = chunks[-2]["choices"][0]

@@ -30,8 +30,8 @@ def _settings(**overrides: object) -> Settings:
         ("llama3.2:1b", "llama3.2:1b", (4096, 512, 300, 0.2)),
         ("llama3.2:3b", "llama3.2:3b", (8192, 1024, 450, 0.3)),
         ("qwen2.5:3b", "qwen2.5:3b", (8192, 1024, 450, 0.3)),
-        ("smollm2:135m", "smollm2:135m", (2048, 0, 150, 0.2)),
-        ("smollm2:1.7b", "smollm2:1.7b", (4096, 0, 300, 0.2)),
+        ("smollm2:135m", "smollm2:135m", (8192, 0, 300, 0.2)),  # trained on 8K; text-mode prompts need it
+        ("smollm2:1.7b", "smollm2:1.7b", (8192, 0, 300, 0.2)),
     ],
 )
 def test_exact_names_carry_the_original_values(model: str, name: str, values: tuple[int, int, int, float]) -> None:

@@ -1,21 +1,30 @@
-"""`little-coder serve-embedded`: run the embedded SmolLM2-135M llama-server until Ctrl-C.
+"""Commands about the model server: `serve-embedded` and `probe`.
 
-The URL goes to stdout as one line (scripts read it); everything else goes to stderr. Without
---port it takes 8080 when free, llama-server's usual port, which backend `auto` tries, so a
-`little-coder run` in another terminal finds it without flags.
+`little-coder serve-embedded` runs the embedded SmolLM2-135M llama-server until Ctrl-C. The URL goes
+to stdout as one line (scripts read it); everything else goes to stderr. Without --port it takes
+8080 when free, llama-server's usual port, which backend `auto` tries, so a `little-coder run` in
+another terminal finds it without flags.
+
+`little-coder probe` prints, as JSON, which server and model `run` would use, what the server says
+the model can do and the configuration that follows; with --live it also asks the model once
+(agent.providers.probe.live_check) whether native tool calls work and how reasoning arrives.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from agent.embedded import DEFAULT_CONTEXT, EmbeddedError, EmbeddedServer, port_is_free
-from agent.settings import DEFAULT_LLAMACPP_URL
+from agent.backend import ModelMemory, connect
+from agent.embedded import DEFAULT_CONTEXT, EmbeddedError, EmbeddedServer, ensure_model_server, port_is_free
+from agent.providers.base import ProviderError
+from agent.providers.probe import live_check
+from agent.settings import DEFAULT_LLAMACPP_URL, Settings
 
 USUAL_PORT = int(DEFAULT_LLAMACPP_URL.rsplit(":", 1)[1])
 _POLL_S = 0.5
@@ -27,10 +36,48 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     serve.add_argument("--port", type=int, help=f"default: {USUAL_PORT} if free, else any free port")
     serve.add_argument("--context-size", "-c", type=int, default=DEFAULT_CONTEXT, help="tokens (llama-server -c)")
-    serve.add_argument("--threads", "-t", type=int, help="CPU threads (default: llama-server's choice)")
+    serve.add_argument("--threads", "-t", type=int, help="CPU threads (default: half the CPUs, at most 4)")
     serve.add_argument("--cache-reuse", type=int, default=0,
                        help="reuse shifted KV chunks of at least N tokens (llama-server --cache-reuse)")
     serve.add_argument("--log", type=Path, help="append llama-server's log to this file")
+
+
+def add_probe_arguments(probe: argparse.ArgumentParser) -> None:
+    probe.add_argument("--live", action="store_true",
+                       help="also send one short request: do native tool calls work, how does reasoning arrive")
+
+
+def warn(message: str) -> None:
+    print(f"little-coder: {message}", file=sys.stderr, flush=True)
+
+
+def probe_command(settings: Settings, *, live: bool) -> int:
+    """Handler of `probe`; the exit status (1 when no server can be reached)."""
+    return asyncio.run(_probe(settings, live=live))
+
+
+async def _probe(settings: Settings, *, live: bool) -> int:
+    try:
+        async with ensure_model_server(settings, notify=warn) as reachable:
+            backend = await connect(reachable, ModelMemory())
+            try:
+                report: dict[str, Any] = {
+                    "backend": backend.name,
+                    "base_url": backend.base_url,
+                    "model": backend.model,
+                    "capabilities": backend.capabilities.model_dump(),
+                    "effective": backend.config.model_dump(),
+                }
+                if live:
+                    check = await live_check(backend.provider, backend.model, context_size=backend.config.context_size)
+                    report["live"] = check.model_dump()
+            finally:
+                await backend.provider.aclose()
+    except ProviderError as exc:
+        warn(exc.user_message())
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def serve_embedded(args: argparse.Namespace) -> int:
