@@ -21,6 +21,7 @@ Its events stream as `littleCoder/event` notifications (lc_lsp.progress).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -266,9 +267,18 @@ class Commands:
             raise JsonRpcInvalidParams(f"invalid argument 'uri': only file: URIs are supported, got {uri!r}",
                                        data={"field": "uri"})
         path_text = to_fs_path(uri)
-        if path_text is None:
-            raise JsonRpcInvalidParams(f"invalid argument 'uri': {uri!r} is not a file path", data={"field": "uri"})
+        # A relative path would be read against the server's working folder, a NUL cannot be opened.
+        if not path_text or "\0" in path_text or not os.path.isabs(path_text):
+            raise JsonRpcInvalidParams(f"invalid argument 'uri': {uri!r} is not an absolute file path",
+                                       data={"field": "uri"})
         path = Path(path_text)
+        if self._ls.outside_workspace(path):
+            # The session would read, and run commands, beside a file the user did not open a folder for.
+            raise JsonRpcInvalidParams(
+                f"invalid argument 'uri': {path} is outside the workspace folders; little-coder only works on "
+                "files inside them (open the file's folder as a workspace folder to work on it)",
+                data={"field": "uri"},
+            )
         buffer = self._ls.buffers.buffer(path)
         if buffer is not None:
             document = self._ls.workspace.get_text_document(uri)

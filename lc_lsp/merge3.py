@@ -1,20 +1,20 @@
 """Three-way, line-based merge: rebase the agent's proposal onto what the user has now.
 
 `base` is the text the agent first read, `ours` the agent's proposal, `theirs` the user's current
-buffer. Each side's changes against `base` are found with difflib. Changes that touch different base
-lines combine; the same change made on both sides is taken once; different changes to the same base
-lines are a conflict. In a conflict the user always wins: the merged text keeps their version of the
-region and the conflict records the agent's version, to be reported and left out. The user's lines are
-therefore never lost.
+buffer. Each side's changes against `base` are found with a line diff (lc_lsp.linediff). Changes that
+touch different base lines combine; the same change made on both sides is taken once; different changes
+to the same base lines are a conflict. In a conflict the user always wins: the merged text keeps their
+version of the region and the conflict records the agent's version, to be reported and left out. The
+user's lines are therefore never lost.
 
 Lines keep their terminators ("\\n", "\\r\\n", "\\r"), so line endings survive the merge untouched.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
+from lc_lsp.linediff import opcodes
 from lc_lsp.ranges import split_lines
 
 
@@ -49,9 +49,8 @@ class _Change:
 
 
 def _changes(base: list[str], other: list[str], *, theirs: bool) -> list[_Change]:
-    matcher = difflib.SequenceMatcher(None, base, other, autojunk=False)
     return [
-        _Change(i1, i2, tuple(other[j1:j2]), theirs) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+        _Change(i1, i2, tuple(other[j1:j2]), theirs) for tag, i1, i2, j1, j2 in opcodes(base, other) if tag != "equal"
     ]
 
 
@@ -125,7 +124,10 @@ def _first_seam(merged: list[str], owners: list[int | None], cluster_count: int)
     Each side's own text splits cleanly, so a seam only opens between pieces from different clusters;
     fusing them decides the region as one (a conflict unless both sides agree)."""
     for i in range(len(merged) - 1):
-        if _glued(merged[i], merged[i + 1]):
+        line = merged[i]
+        if line.endswith("\n"):
+            continue  # never glued; the common case, checked first because this runs over every line
+        if _glued(line, merged[i + 1]):
             left = _nearest_owner(owners, i, -1)
             right = _nearest_owner(owners, i + 1, 1)
             first = 0 if left is None else left

@@ -12,6 +12,7 @@ Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,6 +22,8 @@ from lsprotocol import types
 Encoding = Literal["utf-8", "utf-16", "utf-32"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What str.splitlines also breaks at but LSP does not (VT, FF, FS, GS, RS, NEL, LS, PS).
+_NOT_LSP_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def normalize_encoding(encoding: str) -> Encoding:
@@ -63,6 +66,9 @@ def split_lines(text: str) -> list[str]:
 
     `"".join(split_lines(t)) == t` always; only the last line may lack a terminator, and a text that
     ends with a line break has no empty last entry (unlike the LSP line count, see `LineIndex`)."""
+    if _NOT_LSP_BREAKS.search(text) is None:
+        # Without the characters only str.splitlines breaks at, it splits exactly here, in C.
+        return text.splitlines(keepends=True)
     lines: list[str] = []
     start = 0
     for match in _LINE_BREAK.finditer(text):
@@ -127,19 +133,63 @@ class LineIndex:
         middle of a UTF-8 sequence) rounds down to that code point's start."""
         if position.line >= self.line_count:
             return len(self.text)
-        start = self.starts[position.line]
-        end = self.content_ends[position.line]
-        if encoding == "utf-32":
-            return min(start + position.character, end)
-        units = 0
-        offset = start
-        while offset < end:
-            units += _char_units(self.text[offset], encoding)
-            if units > position.character:
-                break
-            offset += 1
-        return offset
+        return _column_offset(
+            self.text, self.starts[position.line], self.content_ends[position.line], position.character, encoding
+        )
 
     def range_of(self, start: int, end: int, encoding: Encoding) -> types.Range:
         """The range covering text[start:end]."""
         return types.Range(start=self.position_at(start, encoding), end=self.position_at(end, encoding))
+
+
+def offset_at(text: str, position: types.Position, encoding: Encoding) -> int:
+    """`LineIndex(text).offset_at(position, encoding)` without indexing the whole text: for one
+    position in a text that is about to change (an editor's didChange), where building the index
+    would cost more than the change."""
+    start = _line_start(text, position.line)
+    if start is None:
+        return len(text)
+    following = _LINE_BREAK.search(text, start)
+    return _column_offset(text, start, following.start() if following else len(text), position.character, encoding)
+
+
+_CHUNK = 1 << 16
+
+
+def _line_start(text: str, line: int) -> int | None:
+    """Where LSP line `line` starts, None past the last line. Line breaks are counted a chunk at a time
+    by str.count; only the chunk holding the line is searched, so a keystroke at the end of a 10 MB
+    buffer costs milliseconds."""
+    if line == 0:
+        return 0
+    seen = 0
+    at = 0
+    size = len(text)
+    while at < size:
+        end = min(at + _CHUNK, size)
+        if end < size and text[end - 1] == "\r" and text[end] == "\n":
+            end += 1  # a "\r\n" is one break: keep it in one chunk
+        breaks = text.count("\n", at, end) + text.count("\r", at, end) - text.count("\r\n", at, end)
+        if seen + breaks >= line:
+            matches = _LINE_BREAK.finditer(text, at, end)
+            return next(itertools.islice(matches, line - seen - 1, None)).end()
+        seen += breaks
+        at = end
+    return None
+
+
+def _column_offset(text: str, start: int, end: int, character: int, encoding: Encoding) -> int:
+    """The offset of column `character` (code units) on the line text[start:end], clamped to `end`
+    and rounded down to a code point's start."""
+    line = text[start:end]
+    # Where one code point is one code unit, the column is the index (and a long line costs nothing).
+    if encoding == "utf-32" or line.isascii() or (encoding == "utf-16" and max(line) < "\U00010000"):
+        return start + min(character, len(line))
+    units = 0
+    offset = start
+    while offset < end:
+        units += _char_units(text[offset], encoding)
+        if units > character:
+            break
+        offset += 1
+    return offset

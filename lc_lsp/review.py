@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 
 from agent.workspace import FileChange
+from lc_lsp.linediff import matching_blocks, opcodes
 from lc_lsp.merge3 import merge3
 from lc_lsp.ranges import LineIndex, normalize_encoding, split_lines
 
@@ -92,9 +93,8 @@ def _hunk(path: str, number: int, start: int, old: Sequence[str], new: Sequence[
 
 
 def _diff_hunks(path: str, current: list[str], proposed: list[str]) -> list[Hunk]:
-    matcher = difflib.SequenceMatcher(None, current, proposed, autojunk=False)
-    opcodes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    return [_hunk(path, n + 1, i1, current[i1:i2], proposed[j1:j2]) for n, (_, i1, i2, j1, j2) in enumerate(opcodes)]
+    changed = [op for op in opcodes(current, proposed) if op[0] != "equal"]
+    return [_hunk(path, n + 1, i1, current[i1:i2], proposed[j1:j2]) for n, (_, i1, i2, j1, j2) in enumerate(changed)]
 
 
 def propose(change: FileChange, current_text: str | None, uri: str, version: int | None) -> Proposal:
@@ -243,9 +243,8 @@ def _contains(region: list[str], lines: list[str]) -> bool:
 def _judge_by_anchors(current: list[str], hunks: list[Hunk], result: list[str]) -> list[bool]:
     """For a result the user edited further: find the result lines between the unchanged lines
     around each hunk, and see whether they hold the hunk's new lines or its old ones."""
-    matcher = difflib.SequenceMatcher(None, current, result, autojunk=False)
     mapped: dict[int, int] = {}
-    for a, b, size in matcher.get_matching_blocks():
+    for a, b, size in matching_blocks(current, result):
         for d in range(size):
             mapped[a + d] = b + d
     verdicts: list[bool] = []

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +25,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -37,6 +39,7 @@ from lc_lsp.protocol import LcProtocol
 from lc_lsp.ranges import Encoding, normalize_encoding
 from lc_lsp.review import ClientEditCaps
 from lc_lsp.settings import SECTION, EditorSettings
+from lc_lsp.shadow import sweep_orphans
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +81,19 @@ class EditorBuffers:
         if document is None:
             resolved = path.resolve()
             for candidate in documents.values():
-                if candidate.path and Path(candidate.path).resolve() == resolved:
+                if candidate.path and _resolves_to(candidate.path, resolved):
                     document = candidate
                     break
         if document is None:
             return None
         return document.source, document.version
+
+
+def _resolves_to(path: str, target: Path) -> bool:
+    try:
+        return Path(path).resolve() == target
+    except (OSError, ValueError):  # an editor's URI may hold anything, a NUL included
+        return False
 
 
 class LcServer(LanguageServer):
@@ -100,21 +110,37 @@ class LcServer(LanguageServer):
         self.jobs = Jobs(self)
         self.commands = Commands(self)
         self._background: set[asyncio.Future[Any]] = set()
+        self._terminating: asyncio.Task[None] | None = None
 
     # --- where things are -----------------------------------------------------------------------
+
+    def roots(self) -> list[Path]:
+        """The workspace folders, then the root the client named; empty in single-file mode."""
+        roots = [Path(p) for uri in self.workspace.folders if (p := to_fs_path(uri))]
+        if self.workspace.root_path:
+            roots.append(Path(self.workspace.root_path))
+        return roots
 
     def root_for(self, path: Path | None) -> Path:
         """Where a session about `path` works: the innermost workspace folder (or root) holding it, else
         the file's own folder — the agent can only touch files under its root. Without a path: the
         workspace root, else the first folder, else the current directory."""
-        roots = [Path(p) for uri in self.workspace.folders if (p := to_fs_path(uri))]
-        if self.workspace.root_path:
-            roots.append(Path(self.workspace.root_path))
+        roots = self.roots()
         if path is None:
             return roots[-1] if self.workspace.root_path else (roots[0] if roots else Path.cwd())
         resolved = path.resolve()
         holding = [root for root in roots if resolved.is_relative_to(root.resolve())]
         return max(holding, key=lambda root: len(root.resolve().parts)) if holding else resolved.parent
+
+    def outside_workspace(self, path: Path) -> bool:
+        """Whether the editor has workspace folders and none of them holds `path` (symlinks resolved);
+        a path that cannot be resolved (a NUL in it) counts as outside."""
+        try:
+            resolved = path.resolve()
+        except (OSError, ValueError):
+            return True
+        roots = self.roots()
+        return bool(roots) and not any(resolved.is_relative_to(root.resolve()) for root in roots)
 
     @staticmethod
     def uri_for(path: Path) -> str:
@@ -178,6 +204,44 @@ class LcServer(LanguageServer):
         if problem is not None:
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=problem))
 
+    # --- the process ------------------------------------------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # A body that is not JSON (or not UTF-8) is the client's mistake: JSON-RPC answers it with a
+        # ParseError, not the "Error in server" message pygls would show the user.
+        if source is JsonRpcException and isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+            self.protocol.send_parse_error(error)
+            return
+        super().report_server_error(error, source)
+
+    def stop_on_signals(self) -> None:
+        """End the sessions before exiting on SIGTERM or SIGHUP (an editor stopping or restarting its
+        server): Python's default would exit on the spot and leave their commands and shadow trees."""
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is None:
+                continue  # Windows has no SIGHUP
+            try:
+                loop.add_signal_handler(number, self._terminate, number)
+            except NotImplementedError:  # event loops without signal support (Windows)
+                return
+
+    def _terminate(self, number: int) -> None:
+        if self._terminating is not None:
+            os._exit(128 + number)  # asked again while winding down: go now
+        log.warning("signal %d: ending the running sessions, then exiting", number)
+        self._terminating = asyncio.ensure_future(self._exit_after_cleanup(number))
+
+    async def _exit_after_cleanup(self, number: int) -> None:
+        try:
+            await self.jobs.aclose()
+        finally:
+            # Not sys.exit: pygls's reader thread sits in a blocking read of stdin, which the editor may
+            # keep open, and interpreter exit would wait for it for ever. Everything is written by now.
+            logging.shutdown()
+            os._exit(128 + number)
+
     def in_background(self, future: asyncio.Future[Any]) -> None:
         """Keep a fire-and-forget future alive until it is done, and log its failure."""
         self._background.add(future)
@@ -196,11 +260,15 @@ def create_server() -> LcServer:
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: LcServer, params: types.InitializeParams) -> None:
         ls.editor_settings.set_initialization_options(params.initialization_options)
+        ls.stop_on_signals()
 
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: LcServer, params: types.InitializedParams) -> None:
         # tiktoken takes ~0.7 s to load: do it now, off the event loop, not in the first session.
-        ls.in_background(asyncio.get_running_loop().run_in_executor(None, tokens.encoding))
+        loop = asyncio.get_running_loop()
+        ls.in_background(loop.run_in_executor(None, tokens.encoding))
+        # Shadow trees (and their commands) of a server that was killed outright, e.g. by an editor restart.
+        ls.in_background(loop.run_in_executor(None, sweep_orphans))
         await ls.pull_settings()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -230,6 +298,9 @@ def create_server() -> LcServer:
     )
     def on_code_action(ls: LcServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
+        path = ls.path_for(uri)
+        if path is not None and ls.outside_workspace(path):
+            return None  # the command would be refused: offer nothing
         document = ls.workspace.get_text_document(uri)
         try:
             text = document.source
@@ -285,19 +356,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     # At INFO pygls logs every message body it sends, whole files included.
     logging.getLogger("pygls").setLevel(logging.WARNING)
-    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrors())
+    for name in ("pygls.protocol.json_rpc", "pygls.server"):
+        logging.getLogger(name).addFilter(ExpectedErrors())
     rpc_out = claim_stdout()
     create_server().start_io(sys.stdin.buffer, rpc_out)
     return 0
 
 
 class ExpectedErrors(logging.Filter):
-    """pygls logs every error answer with a traceback. A bad argument or an impossible request is the
-    caller's mistake and is answered with its reason; a traceback of it would only bury real errors."""
+    """pygls logs every error answer, and every message it cannot read, with a traceback. A bad argument,
+    an impossible request or an unreadable message is the caller's mistake: it is answered with its
+    reason and LcProtocol logs it in one line; a traceback of it would only bury real errors."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, (JsonRpcInvalidParams, CommandError))
+        if isinstance(error, (JsonRpcInvalidParams, CommandError, json.JSONDecodeError, UnicodeDecodeError)):
+            return False
+        return not record.getMessage().startswith("Unable to deserialize message")
 
 
 def claim_stdout() -> BinaryIO:

@@ -26,14 +26,21 @@ files outside the special folders is refused with `ShadowTooLarge`.
 
 Limits: absolute paths inside linked dependency folders (an editable install's path, a venv's
 scripts) still name the user's tree.
+
+A shadow's folder name carries the server's pid. A server killed outright (SIGKILL, a crash) cannot
+remove its shadows nor stop the commands running in them; `sweep_orphans`, run by the next server,
+stops such commands and removes the shadows whose server is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -54,6 +61,8 @@ OUTPUT_DIRS = frozenset(
 # Everything else the tools skip (version control, caches, our own state): left out.
 OMITTED_DIRS = SKIP_DIRS - LINKED_DIRS - OUTPUT_DIRS
 
+SHADOW_PREFIX = "little-coder-shadow-"
+_SHADOW_NAME = re.compile(re.escape(SHADOW_PREFIX) + r"(\d+)-.+")
 MAX_FILES = 50_000
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -256,7 +265,7 @@ class ShadowTree:
         if self._root is None:
             if self._parent is not None:
                 self._parent.mkdir(parents=True, exist_ok=True)
-            base = Path(tempfile.mkdtemp(prefix="little-coder-shadow-", dir=self._parent))
+            base = Path(tempfile.mkdtemp(prefix=f"{SHADOW_PREFIX}{os.getpid()}-", dir=self._parent))
             # Same folder name as the workspace: some tools name things after it.
             root = base / (self.source.name or "workspace")
             root.mkdir()
@@ -386,6 +395,59 @@ class ShadowTree:
         target = current / rel_path.name
         if os.path.lexists(target):
             _remove_entry(target)
+
+
+def sweep_orphans(parent: Path | None = None) -> list[Path]:
+    """Remove the shadows under `parent` (default: the system's temporary folder) whose server process
+    is gone, after killing the commands still running inside them. Returns the folders removed."""
+    folder = parent if parent is not None else Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    for path in folder.glob(SHADOW_PREFIX + "*"):
+        match = _SHADOW_NAME.fullmatch(path.name)
+        if match is None or _process_exists(int(match.group(1))):
+            continue
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        _kill_processes_in(path)
+        try:
+            _remove_tree(path)
+        except OSError as exc:
+            log.warning("could not remove the orphaned shadow tree %s: %s", path, exc)
+            continue
+        removed.append(path)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    return True
+
+
+def _kill_processes_in(folder: Path) -> None:
+    """SIGKILL our processes whose working folder is inside `folder`: commands that outlived the
+    server that started them (they run in the shadow root, and their children inherit it)."""
+    if not os.path.isdir("/proc"):
+        return
+    inside = str(folder) + os.sep
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{name}/cwd")
+        except OSError:
+            continue  # gone, or not ours
+        if cwd == str(folder) or cwd.startswith(inside):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(name), signal.SIGKILL)
 
 
 def _remove_entry(path: Path) -> None:

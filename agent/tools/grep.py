@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -27,6 +28,9 @@ from agent.workspace import SKIP_DIRS, DiskWorkspace, NotText, Workspace, Worksp
 MAX_OUTPUT_CHARS = 20_000
 MAX_LINE_CHARS = 500
 RIPGREP_TIMEOUT_S = 30.0
+# The Python search matches in a worker thread, line by line, so the event loop (the editor's connection)
+# gets the GIL back between lines even for a backtracking pattern; past this it stops with a note.
+PYTHON_SEARCH_TIMEOUT_S = 30.0
 # ripgrep output read past this point is not needed to fill MAX_OUTPUT_CHARS.
 _RIPGREP_READ_LIMIT = 4_000_000
 _RIPGREP_LINE_LIMIT = 16 * 1024 * 1024
@@ -120,6 +124,7 @@ async def _python_search(
 ) -> _Search:
     search = _Search()
     prefix = "" if base == "." else base + "/"
+    deadline = time.monotonic() + PYTHON_SEARCH_TIMEOUT_S
     for path in await workspace.list_files(base):
         if matcher is not None and not matcher.matches(path.removeprefix(prefix) if prefix else path):
             continue
@@ -130,8 +135,13 @@ async def _python_search(
         lines = [line.removesuffix("\r") for line in text.split("\n")]
         if lines and lines[-1] == "":
             lines.pop()
-        matched = [n for n, line in enumerate(lines) if regex.search(line)]
+        matched, finished = await asyncio.to_thread(_matching_lines, lines, regex, deadline)
+        if not finished:
+            search.incomplete = (f"the search took longer than {PYTHON_SEARCH_TIMEOUT_S:.0f} s; "
+                                 "simplify the pattern or narrow the path")
         if not matched:
+            if not finished:
+                break
             continue
         hits = search.hit(path)
         hits.count = len(matched)
@@ -140,7 +150,20 @@ async def _python_search(
         for n in matched:
             for k in range(max(0, n - context), min(len(lines), n + context + 1)):
                 hits.lines.setdefault(k + 1, (lines[k], False))
+        if not finished:
+            break
     return search
+
+
+def _matching_lines(lines: list[str], regex: re.Pattern[str], deadline: float) -> tuple[list[int], bool]:
+    """Indexes of the lines that match, and False when the deadline cut the scan short."""
+    matched: list[int] = []
+    for n, line in enumerate(lines):
+        if time.monotonic() > deadline:
+            return matched, False
+        if regex.search(line):
+            matched.append(n)
+    return matched, True
 
 
 # --- ripgrep ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A hostile-capable editor for the reliability scenarios: the real language server as a subprocess
 (`python -m lc_lsp`), raw JSON-RPC over its stdio read by the STRICT framer of tests/lsp/test_stdio.py,
-and an editor model on top that keeps buffers, types, answers the server's requests and applies its
-edits the way an editor does.
+and an editor model on top that keeps buffers, types, and answers the server's requests the way an
+editor does: applyEdit applied whole (or refused, as a stale version or a closed preview), configuration
+with nothing set, showMessageRequest dismissed.
 
 Raw, not pytest-lsp: a scenario must be able to send what no typed client would (wrong param types,
 bodies that are not JSON, out-of-range positions), kill the server at any moment, and account for every
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -26,22 +28,21 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pygls.uris import from_fs_path, to_fs_path
 
+from lc_lsp.shadow import SHADOW_PREFIX
 from tests.lsp.conftest import MODEL, server_config
 from tests.lsp.test_stdio import parse_frames
+from tests.reliability.harness import Trial
 
-SHADOW_PREFIX = "little-coder-shadow-"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 Json = dict[str, Any]
-# Which hunks the user accepts, by change annotation (None: an edit without one).
-Accept = Callable[[Json | None], bool]
 
 
 class RpcError(Exception):
@@ -122,7 +123,7 @@ def span(start: Json, end: Json) -> Json:
 
 def vscode_capabilities() -> Json:
     return {
-        "window": {"workDoneProgress": True, "showMessage": {"messageActionItem": {"additionalPropertiesSupport": True}}},
+        "window": {"workDoneProgress": True, "showMessage": {"messageActionItem": {}}},
         "workspace": {
             "configuration": True,
             "workspaceEdit": {
@@ -143,22 +144,22 @@ class Editor:
     root: Path
     encoding: str = "utf-16"
     buffers: dict[str, tuple[str, int]] = field(default_factory=dict)
-    accept: Accept = lambda annotation: True
     refuse: str | None = None  # answer applyEdit with applied=false and this reason
     review_gate: asyncio.Event | None = None  # applyEdit waits for it (a user still reviewing)
-    answers: list[str | None] = field(default_factory=list)  # showMessageRequest replies, in order
-    default_answer: str | None = None
     edit_requests: list[Json] = field(default_factory=list)
-    message_requests: list[Json] = field(default_factory=list)
+    answers: list[str | None] = field(default_factory=list)  # showMessageRequest replies, in order
+    default_answer: str | None = None  # the reply once `answers` is used up (None: dismissed)
+    # The user's tick per change annotation in the review (None: a change without annotation).
+    accept: Callable[[Json | None], bool] = lambda annotation: True
+    message_requests: list[Json] = field(default_factory=list)  # window/showMessageRequest params
     messages: list[Json] = field(default_factory=list)  # window/showMessage params
     events: list[Json] = field(default_factory=list)  # littleCoder/event params
-    progress: list[Json] = field(default_factory=list)  # $/progress params
     edit_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
     def uri(self, relative: str) -> str:
         uri = from_fs_path(str(self.root / relative))
         assert uri is not None
-        return uri
+        return str(uri)
 
     def path(self, relative: str) -> Path:
         return self.root / relative
@@ -181,23 +182,25 @@ class Editor:
 class LspServer:
     """One language server subprocess and the editor talking to it."""
 
-    def __init__(self, root: Path, *, settings: Json | None = None, capabilities: Json | None = None) -> None:
+    def __init__(self, root: Path, *, settings: Json | None = None, capabilities: Json | None = None,
+                 tmpdir: Path | None = None) -> None:
+        """`tmpdir`: the server's TMPDIR, to share one between a server and the one that replaces it
+        (default: a new folder, removed by `cleanup_tmp`)."""
         self.root = root
         self.editor = Editor(root)
         self.settings = settings or {}
         self.capabilities = capabilities if capabilities is not None else vscode_capabilities()
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="lc-lsp-tmp-"))
+        self.tmpdir = tmpdir if tmpdir is not None else Path(tempfile.mkdtemp(prefix="lc-lsp-tmp-"))
         self.process: asyncio.subprocess.Process | None = None
-        self.raw = bytearray()  # every byte the server wrote to stdout
         self.framing_error: str | None = None
-        self.notifications: list[Json] = []
+        self.raw = bytearray()  # every byte the server wrote to stdout
         self._pending = b""
         self._next_id = 0
         self._waiting: dict[Any, asyncio.Future[Json]] = {}
         self._finished: dict[str, asyncio.Future[Json]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
-        self._stderr_path = self.tmpdir.parent / f"{self.tmpdir.name}.stderr.log"
+        self._stderr_path = Path(tempfile.mkstemp(prefix="lc-lsp-stderr-", suffix=".log")[1])
         self._closed = asyncio.Event()
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -224,7 +227,7 @@ class LspServer:
         }, timeout=30)
         self.editor.encoding = str(result["capabilities"].get("positionEncoding") or "utf-16")
         self.notify("initialized", {})
-        return result
+        return dict(result)
 
     @property
     def pid(self) -> int:
@@ -322,6 +325,26 @@ class LspServer:
         self.send(message)
         return msg_id, future
 
+    def expect_answer(self, msg_id: Any) -> asyncio.Future[Json]:
+        """A future for the answer carrying `msg_id`, for a request about to be sent raw."""
+        future: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._waiting[msg_id] = future
+        future.add_done_callback(lambda _: self._waiting.pop(msg_id, None))
+        return future
+
+    async def answer_to(self, body: bytes, msg_id: Any, timeout: float = 5.0) -> Json | None:
+        """Send a raw body and wait for the answer that carries `msg_id` (None: an answer whose id is
+        null); None when no answer came within `timeout`."""
+        future: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._waiting[msg_id] = future
+        try:
+            self.send_body(body)
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(msg_id, None)
+
     async def request(self, method: str, params: Any, timeout: float = 10.0) -> Any:
         """The result; RpcError for an error answer; TimeoutError when no answer came."""
         msg_id, future = self.start_request(method, params)
@@ -373,12 +396,13 @@ class LspServer:
         encoding = self.editor.encoding
         change = {"range": span(position_of(text, start, encoding), position_of(text, end, encoding)),
                   "text": new_text}
-        self._changed(uri, text[:start] + new_text + text[end:], version + 1, [change])
+        self.send_change(uri, text[:start] + new_text + text[end:], version + 1, [change])
 
     def type(self, relative: str, offset: int, new_text: str) -> None:
         self.replace(relative, offset, offset, new_text)
 
-    def _changed(self, uri: str, text: str, version: int, changes: list[Json]) -> None:
+    def send_change(self, uri: str, text: str, version: int, changes: list[Json]) -> None:
+        """Record the buffer's new text and version and tell the server with `changes`."""
         self.editor.buffers[uri] = (text, version)
         self.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
                                                "contentChanges": changes})
@@ -440,21 +464,19 @@ class LspServer:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
             return
-        self.notifications.append(message)
-        params = message.get("params")
+        params: Json = message.get("params") or {}
         if method == "window/showMessage":
             self.editor.messages.append(params)
         elif method == "littleCoder/event":
             self.editor.events.append(params)
-        elif method == "$/progress":
-            self.editor.progress.append(params)
         elif method == "littleCoder/sessionFinished":
             future = self.finished(params["sessionId"])
             if not future.done():
                 future.set_result(params)
 
     async def _answer(self, message: Json) -> None:
-        method, params = message["method"], message.get("params")
+        method: str = message["method"]
+        params: Json = message.get("params") or {}
         editor = self.editor
         result: Any = None
         if method == "workspace/applyEdit":
@@ -462,8 +484,9 @@ class LspServer:
             editor.edit_seen.set()
             if editor.review_gate is not None:
                 await editor.review_gate.wait()
-            if editor.refuse is not None:
-                result = {"applied": False, "failureReason": editor.refuse}
+            stale = self.stale_document(params["edit"])
+            if editor.refuse is not None or stale is not None:
+                result = {"applied": False, "failureReason": editor.refuse or stale}
             else:
                 self.apply(params["edit"])
                 result = {"applied": True}
@@ -479,7 +502,19 @@ class LspServer:
 
     # --- applying an edit like an editor ----------------------------------------------------------
 
+    def stale_document(self, edit: Json) -> str | None:
+        """Why an editor refuses `edit`: an edit for a buffer version the user has typed past (as VS Code
+        does); None when it applies."""
+        for change in edit.get("documentChanges") or []:
+            document = change.get("textDocument")
+            if document is None or document.get("version") is None or document["uri"] not in self.editor.buffers:
+                continue
+            if document["version"] != self.editor.buffers[document["uri"]][1]:
+                return f"version {document['version']} of {document['uri']} is stale"
+        return None
+
     def apply(self, edit: Json) -> None:
+        """The edit as the user ticked it in a review: `Editor.accept` decides per change annotation."""
         annotations = edit.get("changeAnnotations") or {}
 
         def accepted(item: Json) -> bool:
@@ -499,9 +534,6 @@ class LspServer:
                 Path(_fs(change["oldUri"])).rename(_fs(change["newUri"]))
             else:
                 uri = change["textDocument"]["uri"]
-                version = change["textDocument"].get("version")
-                if uri in self.editor.buffers and version is not None and version != self.editor.buffers[uri][1]:
-                    raise AssertionError(f"stale version {version} for {uri} at {self.editor.buffers[uri][1]}")
                 self._edit(uri, [e for e in change["edits"] if accepted(e)])
         for uri, edits in (edit.get("changes") or {}).items():
             self._edit(uri, list(edits))
@@ -514,7 +546,7 @@ class LspServer:
             text, version = self.editor.buffers[uri]
             ordered = sorted(edits, key=lambda e: (e["range"]["start"]["line"], e["range"]["start"]["character"]),
                              reverse=True)
-            self._changed(uri, apply_text_edits(text, edits, encoding), version + 1,
+            self.send_change(uri, apply_text_edits(text, edits, encoding), version + 1,
                           [{"range": e["range"], "text": e["newText"]} for e in ordered])
             return
         path = Path(_fs(uri))
@@ -552,3 +584,84 @@ def processes_running(marker: str) -> set[int]:
         if state != b"Z" and needle in command:
             found.add(int(name))
     return found
+
+
+# --- scenario plumbing --------------------------------------------------------------------------------
+
+DIGEST_LINE = re.compile(r"DIGEST ([0-9a-f]{64}) (\d+)")
+
+
+def digest_command(relative: str) -> str:
+    """A Bash command (allow-listed: python) printing the SHA-256 and size of a file as the agent's
+    commands see it — the server's copy of the buffer, written into the shadow tree."""
+    return (
+        "python3 -c \"import hashlib,sys; d=open(sys.argv[1],'rb').read(); "
+        f"print('DIGEST', hashlib.sha256(d).hexdigest(), len(d))\" {relative}"
+    )
+
+
+def digest(text: str) -> tuple[str, int]:
+    data = text.encode("utf-8")
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+async def agent_view(server: LspServer, model: Any, relative: str) -> tuple[str, int] | None:
+    """(SHA-256, size) of `relative` as the agent sees it, read through a session whose model runs
+    `digest_command`; None when the session did not report it."""
+    from tests.fakes.model_server import Call, Reply
+
+    before = len(model.requests)
+    model.replace_replies([Reply(calls=[Call("Bash", {"command": digest_command(relative)})]), Reply("Checked.")])
+    started = await server.command("littleCoder.ask", {"instruction": f"print the digest of {relative}"})
+    await server.wait_finished(started["sessionId"])
+    for body in model.requests[before:]:
+        for message in body.get("messages", []):
+            if message.get("role") == "tool":
+                found = DIGEST_LINE.search(str(message.get("content", "")))
+                if found:
+                    return found.group(1), int(found.group(2))
+    return None
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (relative path → bytes), for "nothing on disk changed"."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@contextlib.asynccontextmanager
+async def running(trial: Trial, replies: Any = (), *, capabilities: Json | None = None,
+                  encoding: str | None = None, **settings: Any) -> AsyncIterator[tuple[LspServer, Any]]:
+    """A scripted model server and a language server on `trial.workspace`, ended and checked on exit:
+    the server never broke the framing of stdout, never told the user "Error in server", logged no
+    traceback, exited cleanly when asked, and left no shadow tree behind."""
+    from tests.fakes.model_server import ScriptedModelServer
+
+    caps = capabilities if capabilities is not None else vscode_capabilities()
+    if encoding is not None:
+        caps = {**caps, "general": {"positionEncodings": [encoding]}}
+    with ScriptedModelServer("ollama", replies, model=MODEL) as model:
+        server = LspServer(trial.workspace, settings=model_settings(model.base_url, **settings), capabilities=caps)
+        try:
+            await server.start()
+            yield server, model
+            trial.check(server.alive(), "the language server died during the scenario")
+            sessions = (await server.status()).get("sessions", [])
+            left = [s for s in sessions if s.get("state") in ("running", "reviewing")]
+            trial.check(not left, f"sessions still running when the scenario ended: {left}")
+            code = await server.shutdown()
+            trial.check(code == 0, f"the language server did not exit cleanly after shutdown/exit (code {code})")
+        finally:
+            await server.close()
+            check_server_output(trial, server)
+            server.cleanup_tmp()
+
+
+def check_server_output(trial: Trial, server: LspServer) -> None:
+    trial.check(server.framing_error is None, f"stdout broke the JSON-RPC framing: {server.framing_error}")
+    generic = [m for m in server.editor.errors() if "Error in server" in m]
+    trial.check(not generic, f"the user was shown pygls's generic error: {generic[:3]}")
+    log = server.stderr()
+    start = log.find("Traceback")
+    # The end of a traceback says what failed; its start only where.
+    trial.check(start < 0, "the server logged a traceback:\n" + log[start : start + 6000][-2500:])
+    trial.check(not server.shadow_dirs(), f"shadow trees left behind: {server.shadow_dirs()}")

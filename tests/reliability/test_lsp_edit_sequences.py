@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.reliability.lsp_editor import MODEL, LspServer, check_server_output, model_settings
+from tests.lsp.conftest import MODEL
+from tests.reliability.lsp_editor import LspServer, check_server_output, model_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
