@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
 from tests.reliability.agent_runs import MODEL, fast_settings, run_session
 from tests.reliability.harness import Scenario, Trial
-from tests.reliability.lsp_editor import LspServer
+from tests.reliability.lsp_editor import LspServer, processes_running
 
 PROTOCOLS = ("ollama", "openai")
 
@@ -56,25 +56,6 @@ def background(trial: Trial) -> tuple[str, list[str]]:
         "nohup setsid env -i sleep {m} >/dev/null 2>&1 &", popen, "sh -c 'sleep {m} &' && echo started",
     ]
     return marker, [c.format(m=f"{marker}{i}") for i, c in enumerate(commands)]
-
-
-def running(marker: str) -> list[int]:
-    """Live processes whose command line holds `marker`."""
-    needle = marker.encode()
-    found: list[int] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as handle:
-                command = handle.read()
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                state = handle.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != b"Z" and needle in command:
-            found.append(int(name))
-    return found
 
 
 def _script(calls: list[Call], trial: Trial) -> list[Reply]:
@@ -135,7 +116,7 @@ def _background(policy: str, only_allowed: bool) -> Callable[[Trial], Awaitable[
         ran = [r for r in run.results() if r.ok]
         trial.check(len(ran) == len(commands), f"{policy}: {len(ran)} of {len(commands)} background commands ran: "
                                                f"{[r.summary for r in run.results() if not r.ok]}")
-        left = running(marker)
+        left = sorted(processes_running(marker))
         trial.check(not left, f"{policy}: processes outlived the session: {_describe(left)}")
         for pid in left:
             os.kill(pid, 9)
@@ -172,7 +153,8 @@ async def _lsp_ask(trial: Trial) -> None:
             trial.check(len(results) == len(commands) and not any(r.get("ok") for r in results),
                         f"lsp: a denied command ran: {[r.get('summary') for r in results if r.get('ok')]}")
             await asyncio.sleep(0.2)
-            trial.check(not running(marker), f"lsp: processes outlived the session: {_describe(running(marker))}")
+            left = sorted(processes_running(marker))
+            trial.check(not left, f"lsp: processes outlived the session: {_describe(left)}")
         finally:
             await lsp.close()
             trial.check(not lsp.shadow_dirs(), f"lsp: shadow folders left behind: {lsp.shadow_dirs()}")
@@ -193,12 +175,13 @@ async def _lsp_background(trial: Trial) -> None:
             status = await lsp.command("littleCoder.ask", {"instruction": "Start it.", "wait": True}, timeout=60)
             trial.session(status.get("outcome"), status.get("message"))
             trial.fault(len(commands))
-            trial.check(not running(marker), f"lsp: processes outlived the session: {_describe(running(marker))}")
+            left = sorted(processes_running(marker))
+            trial.check(not left, f"lsp: processes outlived the session: {_describe(left)}")
             trial.check(lsp.alive(), "lsp: the server died")
         finally:
             await lsp.close()
             lsp.cleanup_tmp()
-        left = running(marker)
+        left = sorted(processes_running(marker))
         trial.check(not left, f"lsp: processes outlived the server: {_describe(left)}")
         for pid in left:
             os.kill(pid, 9)

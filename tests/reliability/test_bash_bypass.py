@@ -12,6 +12,7 @@ import pytest
 
 from agent.bash_policy import check
 from agent.process import run_command
+from tests.reliability.lsp_editor import processes_running
 from tests.reliability import scenarios_bash
 from tests.reliability.harness import Scenario, assert_clean, pytest_params
 
@@ -69,7 +70,7 @@ async def test_orphans_that_drop_the_tag_and_the_session_are_stopped(tmp_path: P
                     f"env -i setsid -f sh -c 'sleep {marker}3 & exec sleep {marker}4'"):
         result = await run_command(command, tmp_path, timeout=20)
         assert result.exit_code == 0, result.stderr
-    assert scenarios_bash.running(marker) == []
+    assert not processes_running(marker)
 
 
 async def test_cancelling_while_the_shell_starts_does_not_hang(tmp_path: Path) -> None:
@@ -89,4 +90,4 @@ async def test_cancelling_while_the_shell_starts_does_not_hang(tmp_path: Path) -
         done, _ = await asyncio.wait({task}, timeout=3)
         assert done, f"the cancelled run hung (attempt {attempt}, at {at:.4f})"
         assert task.cancelled()
-    assert scenarios_bash.running(marker) == []
+    assert not processes_running(marker)
