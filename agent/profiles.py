@@ -161,7 +161,8 @@ PROFILES: tuple[Profile, ...] = (
     _p("smollm2", "smollm2", 8192, 0, 300, 0.2, max_corrections=3),
     _p("smollm2:1.7b", "smollm2", 8192, 0, 300, 0.2, max_corrections=3),
     _p("smollm2:360m", "smollm2", 8192, 0, 300, 0.2, max_corrections=3),
-    _p("smollm2:135m", "smollm2", 8192, 0, 300, 0.2, max_corrections=3),
+    # The embedded smoke-test model rambles: a short output cap keeps `make run` quick.
+    _p("smollm2:135m", "smollm2", 8192, 0, 300, 0.2, max_output_tokens=512, max_corrections=3),
     # --- fallbacks for unknown families, by parameter count, then the default ---
     _class_1b("small-1b", ""),
     _class_4b("small-4b", ""),
