@@ -92,7 +92,7 @@ class _ProcessTree:
         self.leader = leader  # pid of the shell = its process group id = its session id
         self._needle = f"{TAG_VARIABLE}={tag}".encode()
         self._has_proc = os.path.isdir("/proc")
-        leader_stat = _stat_fields(leader) if self._has_proc else None
+        leader_stat = proc_stat(leader) if self._has_proc else None
         self._since = leader_stat[4] if leader_stat else 0  # the shell's start, in clock ticks since boot
         self.seen: set[int] = set()  # every process of this run found so far, the shell aside
 
@@ -109,7 +109,7 @@ class _ProcessTree:
         live: dict[int, tuple[str, int, int, int, int]] = {}
         for name in os.listdir("/proc"):
             pid = int(name) if name.isdigit() else own
-            if pid == own or (fields := _stat_fields(pid)) is None:
+            if pid == own or (fields := proc_stat(pid)) is None:
                 continue
             state, parent, pgrp, session, _ = fields
             if state != "Z":
@@ -174,7 +174,7 @@ class _ProcessTree:
         self.signal(self.members(), signal.SIGKILL)
 
 
-def _stat_fields(pid: int) -> tuple[str, int, int, int, int] | None:
+def proc_stat(pid: int) -> tuple[str, int, int, int, int] | None:
     """(state, ppid, pgrp, session, start time in ticks) from /proc/<pid>/stat, or None if gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:

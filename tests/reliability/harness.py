@@ -59,6 +59,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.process import proc_stat
+
 HERE = Path(__file__).resolve().parent
 PACKAGE = "tests.reliability"
 MARKER_VARIABLE = "LC_RELIABILITY_TRIAL"
@@ -379,7 +381,7 @@ def _children(parent: int) -> set[int]:
     """Live (non-zombie) direct children of `parent`."""
     found: set[int] = set()
     for pid in _pids():
-        stat = _stat(pid)
+        stat = proc_stat(pid)
         if stat is not None and stat[1] == parent and stat[0] != "Z":
             found.add(pid)
     return found
@@ -389,18 +391,8 @@ def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            raw = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    rest = raw[raw.rfind(")") + 2 :].split()
-    return (rest[0], int(rest[1])) if len(rest) > 1 else None
-
-
 def _state(pid: int) -> str | None:
-    stat = _stat(pid)
+    stat = proc_stat(pid)
     return stat[0] if stat else None
 
 
