@@ -8,7 +8,8 @@ its real program, after leading `VAR=value` assignments and wrappers (`env`, `ti
 We tokenise ourselves instead of with `shlex`: shlex returns a quoted ';' and a real ';' as the
 same token, and telling them apart is the whole job here.
 
-The allow-list is not a sandbox: test runners run the project's code by design. Its job is to keep
+The allow-list is not a sandbox: test runners run the project's code by design, and containing what
+runs is agent/sandbox's job. The allow-list decides what runs without asking: its job is to keep
 what runs visible on the command line and to stop shell-level escapes (substitution, eval, inline
 shells, privilege, background jobs, and files outside the workspace named on the command line —
 written by redirection, or read by the read-only tools — also through symlinks when the caller

@@ -21,7 +21,7 @@ from agent.server_cli import register as register_server
 from agent.events import SessionFinished
 from agent.providers.base import ProviderError
 from agent.session import Session
-from agent.settings import Settings, SettingsError, load_settings
+from agent.settings import LoadedSettings, Settings, SettingsError, load_settings
 from agent.transcript import Transcript
 from agent.workspace import DiskWorkspace
 
@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_probe_arguments(probe)
     register_server(sub)
 
+    trust = sub.add_parser("trust", help="whether a workspace is trusted, and which of its settings count")
+    trust.add_argument("workspace", nargs="?", type=Path, default=Path.cwd(), metavar="PATH",
+                       help="project root (default: cwd)")
+
     register_bench(sub)
 
     # Listed for --help only: main() hands `lsp ...` to the server's own parser before parsing here.
@@ -78,10 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve-embedded":
         return serve_embedded(args)
     try:
-        settings = _settings(args)
+        loaded = _settings(args)
     except SettingsError as exc:
         print(f"little-coder: {exc}", file=sys.stderr)
         return 2
+    if args.command == "trust":
+        print(_trust_report(loaded))
+        return 0
+    if loaded.notice:
+        print(loaded.notice, file=sys.stderr)
+    settings = loaded.settings
     if args.command == "run":
         task = sys.stdin.read() if args.task == ["-"] else " ".join(args.task)
         if not task.strip():
@@ -98,19 +108,30 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace) -> LoadedSettings:
     workspace: Path = args.workspace
     if not workspace.is_dir():
         raise SettingsError("workspace", f"{workspace} is not a directory", "arguments")
     overrides: dict[str, Any] = {
-        "backend": args.backend,
-        "base_url": args.base_url,
-        "model": args.model,
+        "backend": getattr(args, "backend", None),
+        "base_url": getattr(args, "base_url", None),
+        "model": getattr(args, "model", None),
         "max_turns": getattr(args, "max_turns", None),
         "thinking_budget": getattr(args, "thinking_budget", None),
         "bash": getattr(args, "bash", None),
     }
     return load_settings(workspace, overrides)
+
+
+def _trust_report(loaded: LoadedSettings) -> str:
+    lines = [f"workspace: {loaded.workspace}",
+             f"project file: {loaded.project_file or 'none'}",
+             f"trusted: {'yes' if loaded.trusted else 'no'}"]
+    if loaded.ignored:
+        lines.append(f"ignored from the project file: {', '.join(loaded.ignored)}")
+    if not loaded.trusted:
+        lines.append(f"to trust it: {loaded.how_to_trust()}")
+    return "\n".join(lines)
 
 
 async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show_thinking: bool) -> int:
@@ -119,7 +140,8 @@ async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show
     try:
         # With backend auto and nothing answering, this starts the embedded llama-server for the run.
         async with ensure_model_server(settings, notify=warn) as reachable:
-            session = Session(task, DiskWorkspace(root), reachable, memory=ModelMemory())
+            workspace = DiskWorkspace(root)
+            session = Session(task, workspace, reachable, memory=ModelMemory())
             try:
                 async for event in session.run():
                     for line in transcript.lines(event):
@@ -130,6 +152,8 @@ async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show
                 final = session.result
                 for line in transcript.lines(final) if final else []:
                     print(line, file=sys.stderr, flush=True)
+            finally:
+                await workspace.aclose()  # the sandbox's session folder (its /tmp and HOME)
     except ProviderError as exc:
         print(f"little-coder: {exc.user_message()}", file=sys.stderr)
         return 1

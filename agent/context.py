@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from agent import tokens
+from agent.fence import unfence
 from agent.messages import AssistantMessage, Message, ToolMessage, UserMessage, message_text
 from agent.providers.base import ToolSpec
 
@@ -317,7 +318,7 @@ def _main_argument(arguments: dict[str, object]) -> str:
 
 
 def _error_tail(text: str) -> list[str]:
-    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    lines = [line.rstrip() for line in unfence(text).splitlines() if line.strip()]
     return [line[:_ERROR_LINE_CHARS] for line in lines[-_ERROR_LINES:]]
 
 

@@ -26,7 +26,7 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agent.workspace import RunResult
@@ -261,8 +261,10 @@ async def run_command(
     timeout: float,
     env: Mapping[str, str] | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    argv: Sequence[str] | None = None,
 ) -> RunResult:
     """Run `command` with `/bin/sh -c` in `cwd`. `env` is the whole environment (default: ours).
+    `argv`, when given, is what actually starts (agent/sandbox's launcher, which runs `command`).
 
     Returns the exit code (None when the timeout killed it), both streams decoded as UTF-8 with
     replacement, each capped to `max_output` bytes (head and tail kept). Processes left running
@@ -277,9 +279,7 @@ async def run_command(
     loop = asyncio.get_running_loop()
     spawn = asyncio.ensure_future(loop.subprocess_exec(
         lambda: _Collector(loop, max_output),
-        "/bin/sh",
-        "-c",
-        command,
+        *(argv or ("/bin/sh", "-c", command)),
         cwd=cwd,
         env=child_env,
         stdin=subprocess.DEVNULL,

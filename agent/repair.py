@@ -326,6 +326,10 @@ class _Normaliser:
         return s[k] in "\"'" and "\n" in s[j:k]
 
 
+# The fix name repair_json reports, with no value, for JSON nested past the parser's depth limit.
+TOO_DEEP = "too_deep"
+
+
 def repair_json(raw: str) -> tuple[Any | None, tuple[str, ...]]:
     """Parse `raw` as JSON, mending what small models commonly get wrong.
 
@@ -336,8 +340,10 @@ def repair_json(raw: str) -> tuple[Any | None, tuple[str, ...]]:
         return None, ()
     try:
         return json.loads(raw), ()
-    except (ValueError, RecursionError):
+    except ValueError:
         pass
+    except RecursionError:
+        return None, (TOO_DEEP,)  # no repair makes nesting shallower
     fixes: list[str] = []
     body = raw
     fence = _FENCE_OPEN.match(body)
@@ -365,8 +371,10 @@ def repair_json(raw: str) -> tuple[Any | None, tuple[str, ...]]:
             fixes.append("trailing_text")
     try:
         return json.loads(text), tuple(fixes)
-    except (ValueError, RecursionError):
+    except ValueError:
         return None, tuple(fixes)
+    except RecursionError:
+        return None, (*fixes, TOO_DEEP)
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,6 +392,23 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 _INT_TEXT = re.compile(r"\s*[-+]?\d+\s*")
+
+
+# No tool takes arguments nested anywhere near this deep. Far deeper ones (a model stuck emitting
+# brackets) would fail json's recursion limit when history is sent back, so they are refused.
+MAX_ARGUMENT_NESTING = 64
+
+
+def nests_deeper(value: Any, limit: int = MAX_ARGUMENT_NESTING) -> bool:
+    """Whether lists and objects in `value` nest more than `limit` levels (counted without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def repair_arguments(raw: str | dict[str, Any] | None,
@@ -607,6 +632,8 @@ _STRUCT_BOTH = re.compile(r"[{}\[\]\"']")
 _STRING_BODY = {'"': re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL),
                 "'": re.compile(r"[^'\\]*(?:\\.[^'\\]*)*'", re.DOTALL)}
 _ARG_KEYS = ("arguments", "input", "parameters", "args")
+# How a call object opens: {"name": "Read", ... (or "tool"), readable without parsing the rest.
+_CALL_HEAD = re.compile(r"\{\s*[\"']?(?:name|tool)[\"']?\s*:\s*[\"']([^\"'\\\n]{1,64})[\"']")
 _CALL_META = ("name", "tool", "type", "id")
 # Unclosed candidates each cost a scan to the end of the text; a bound keeps pathological text
 # (hundreds of stray `{"a":`) linear. Real replies have one truncated call at most.
@@ -791,6 +818,8 @@ class _Finder:
 
     def _calls_from(self, value: Any, fixes: tuple[str, ...], source: str, span: tuple[int, int],
                     bare: bool) -> list[FoundCall]:
+        if value is None and TOO_DEEP in fixes:
+            return self._too_deep_call(fixes, source, span)
         items = value if isinstance(value, list) and not bare else [value]
         calls: list[FoundCall] = []
         for item in items:
@@ -846,6 +875,16 @@ class _Finder:
             if extra:
                 all_fixes.append("flattened_arguments")
         return FoundCall(name, arguments, source, tuple(all_fixes), span, raw)
+
+    def _too_deep_call(self, fixes: tuple[str, ...], source: str, span: tuple[int, int]) -> list[FoundCall]:
+        """JSON nested past the parser's limit cannot be read, but if it opens by naming a tool it is
+        that tool's call: kept with its text as raw arguments, so the monitor asks for it again
+        instead of the reply passing for a final answer."""
+        head = _CALL_HEAD.match(self.text, span[0])
+        name = self._name(head.group(1))[0] if head is not None else None
+        if name is None:
+            return []
+        return [FoundCall(name, {}, source, fixes, span, self.text[span[0]:span[1]])]
 
     def _name(self, written: str) -> tuple[str | None, tuple[str, ...]]:
         name = written.strip()

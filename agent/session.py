@@ -47,12 +47,14 @@ from agent.events import (
     Usage,
     WriteGuardFired,
 )
+from agent.fence import fence
 from agent.guidance import GuidanceLibrary, select
 from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
 from agent.model_call import CallResult, call_model
 from agent.monitor import QualityMonitor, Verdict
 from agent.prompt import build_messages, guidance_block, system_prompt
 from agent.providers.base import ChatRequest, ProviderError
+from agent.sandbox import containment
 from agent.settings import Settings
 from agent.tools.base import Tool, ToolContext, ToolResult, validation_message
 from agent.tools.registry import default_tools
@@ -61,6 +63,12 @@ from agent.workspace import Workspace, WorkspaceError
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS_SCORING_CHARS = 4000
+
+TOO_DEEP = (
+    "Your tool call could not be used: its arguments are JSON nested too deeply (more than "
+    f"{repair.MAX_ARGUMENT_NESTING} levels of lists or objects). Arguments are one flat JSON object of "
+    "the tool's parameters, such as " '{"file_path": "src/app.py"}. Send the call again that way.'
+)
 
 CAP_WARNING = (
     "Only {left} turns remain before this session stops. Finish now: make the remaining edit, run the "
@@ -155,6 +163,8 @@ class Session:
             max_turns=settings.max_turns,
             text_tools=text_mode,
         )
+        if "Bash" in self.tools and (uncontained := containment(settings).notice()):
+            yield Notice(session_id=self.id, message=uncontained)  # said once, at the start
         specs = [t.spec() for t in self.tools.values()]
         system = system_prompt(specs, text_tools_block=text_tools.instructions(specs) if text_mode else None)
         library = GuidanceLibrary.bundled()
@@ -238,6 +248,10 @@ class Session:
                 yield Notice(session_id=self.id, message=f"{backend.model} does not accept native tool calls: "
                              "switched to text tool calls")
                 continue
+            except RecursionError:  # tool-call arguments nested past what the JSON parser can read
+                for event in self._too_deep(turn, Usage()):
+                    yield event
+                continue
             call = results[0]
             self._usage.add(call.usage)
             if call.budget_hit is not None:
@@ -245,7 +259,15 @@ class Session:
             if call.usage.prompt_tokens and not call.usage.estimated:
                 accountant.calibrate(accountant.measure(request.messages, request.tools), call.usage.prompt_tokens)
 
-            reply, repaired = self._recover_calls(call.reply, turn)
+            try:
+                reply, repaired = self._recover_calls(call.reply, turn)
+                readable = not any(repair.nests_deeper(c.arguments) for c in reply.tool_calls)
+            except RecursionError:  # parsed, but too deep to repair
+                readable = False
+            if not readable:
+                for event in self._too_deep(turn, call.usage):
+                    yield event
+                continue
             for event in repaired:
                 yield event
             verdict = monitor.check(reply)
@@ -316,6 +338,16 @@ class Session:
         self._counters.repairs += sum(isinstance(e, ToolCallRepaired) for e in events)
         return reply.model_copy(update={"content": content, "tool_calls": tuple(fixed)}), events
 
+    def _too_deep(self, turn: int, usage: Usage) -> list[Event]:
+        """Drop a reply whose arguments are nested too deeply to handle and tell the model why. Its
+        calls stay out of history: serialising them for the next request would fail the same way."""
+        self._counters.corrections += 1
+        self._bump_reason("malformed_arguments")
+        self.history.append(UserMessage(content=TOO_DEEP, origin="correction"))
+        return [QualityCorrection(session_id=self.id, turn=turn, reason="malformed_arguments",
+                                  detail="tool-call arguments nested too deeply to read"),
+                TurnFinished(session_id=self.id, turn=turn, usage=usage, tool_calls=0)]
+
     def _append_correction(self, reply: AssistantMessage, verdict: Verdict) -> None:
         """Tell the model what was wrong. A reply with calls keeps its calls, each answered by the
         correction as an error result, so call/result pairs stay intact; an empty reply gets a user
@@ -346,8 +378,10 @@ class Session:
             # A successful command may have changed files too (formatters, generators): re-running the
             # tests afterwards is progress, not a loop.
             monitor.note_workspace_change()
-        self.history.append(ToolMessage(tool_call_id=call.id, name=call.name, content=result.content,
-                                        is_error=result.is_error))
+        # A file that was read is fenced as that file; everything else a tool returns as its output.
+        shown = result.path if call.name == "Read" and not result.is_error else None
+        self.history.append(ToolMessage(tool_call_id=call.id, name=call.name, is_error=result.is_error,
+                                        content=fence(result.content, tool=call.name, path=shown)))
         events.append(ToolCallFinished(session_id=self.id, call_id=call.id, name=call.name, ok=not result.is_error,
                                        summary=result.summary or call.name, path=result.path,
                                        duration_s=round(elapsed, 4)))

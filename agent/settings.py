@@ -1,9 +1,14 @@
-"""Settings: one pydantic model, layered from a project file, the environment and arguments.
+"""Settings: one pydantic model, layered from the user's config, a project file, the environment and arguments.
 
-Precedence (lowest first): defaults < `.little-coder.toml` in the workspace < `LITTLE_CODER_*`
-environment variables < explicit overrides (CLI flags, LSP settings). Values left `None` are filled
-from the model's profile (agent/profiles.py) when the session starts. Secrets never live here: the
-API key is read from the environment variable named by `api_key_env`.
+Precedence (lowest first): defaults < the user's config file < `.little-coder.toml` in the workspace <
+`LITTLE_CODER_*` environment variables < explicit overrides (CLI flags, LSP settings). Values left
+`None` are filled from the model's profile (agent/profiles.py) when the session starts. Secrets never
+live here: the API key is read from the environment variable named by `api_key_env`.
+
+Trust: a project file arrives with the repository, so whoever wrote the repository wrote it. The keys
+that can send data somewhere or widen what commands may do (TRUST_REQUIRED) count from it only when
+the user has trusted the folder: through `trusted_roots` in their own config file, or through the
+editor's workspace trust. Otherwise they are dropped and `LoadedSettings.notice` names them.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,12 +24,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 PROJECT_FILE = ".little-coder.toml"
 ENV_PREFIX = "LITTLE_CODER_"
+# Where the user's own config file is when $XDG_CONFIG_HOME / ~/.config is not the place (tests).
+USER_CONFIG_ENV = "LITTLE_CODER_CONFIG"
+TRUSTED_ROOTS = "trusted_roots"
 
 Backend = Literal["auto", "ollama", "openai"]
 BashPolicy = Literal["ask", "allowlist", "always", "never"]
 ReviewMode = Literal["session", "each", "direct"]
 TextTools = Literal["auto", "on", "off"]
 PromptLayout = Literal["stable", "rewrite"]
+SandboxMode = Literal["on", "required", "off"]
+NetworkAccess = Literal["none", "loopback", "host"]
 
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_LLAMACPP_URL = "http://127.0.0.1:8080"
@@ -63,12 +74,24 @@ class Settings(BaseModel):
     keep_alive: str | int = "30m"
 
     connect_timeout: float = Field(5.0, gt=0)
-    stall_timeout: float = Field(300.0, gt=0, description="seconds without a byte before giving up")
+    stall_timeout: float = Field(
+        300.0, gt=0, description="seconds without model output (keep-alives do not count) before giving up"
+    )
 
     bash: BashPolicy = "allowlist"
     bash_allow: list[str] = Field(default_factory=list, description="extra allowed command names")
     bash_timeout: float = Field(120.0, gt=0)
     review: ReviewMode = "session"
+
+    # Containment of the commands the agent runs (agent/sandbox/). `on`: every command runs in the
+    # sandbox, and where none can start every command needs the user's consent; `required`: no
+    # sandbox, no commands; `off`: the user's explicit choice to run commands on the host.
+    sandbox: SandboxMode = "on"
+    network: NetworkAccess = Field("none", description="none, loopback (the sandbox's own) or host")
+    sandbox_memory_mb: int = Field(4096, ge=64, description="data-segment limit per process (RLIMIT_DATA)")
+    sandbox_processes: int = Field(512, ge=8, description="processes alive at once in one command")
+    sandbox_file_size_mb: int = Field(2048, ge=1, description="largest file a command may write (RLIMIT_FSIZE)")
+    sandbox_cpu_s: int = Field(900, ge=1, description="CPU seconds per process (RLIMIT_CPU)")
 
     @field_validator("base_url")
     @classmethod
@@ -121,23 +144,109 @@ def _check(values: dict[str, Any], source: str) -> None:
             raise SettingsError(key, f"unknown setting (known: {', '.join(sorted(_FIELDS))})", source)
 
 
+# Keys a repository's own file may not set for itself: where requests go and with which key, and how
+# far the commands the agent runs may reach. The user's config, environment and flags always may.
+TRUST_REQUIRED: tuple[str, ...] = (
+    "backend", "base_url", "api_key_env", "bash", "bash_allow", "review", "network", "sandbox",
+    "sandbox_memory_mb", "sandbox_processes", "sandbox_file_size_mb", "sandbox_cpu_s",
+)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """The settings, and what the trust check did to the project file on the way."""
+
+    settings: Settings
+    workspace: Path | None  # resolved
+    project_file: Path | None  # the workspace's `.little-coder.toml`, when there is one
+    trusted: bool  # whether the workspace's folder is trusted (by trusted_roots or the editor)
+    ignored: tuple[str, ...]  # TRUST_REQUIRED keys the project file set, dropped as untrusted
+    user_config: Path | None  # where the user's config file is (or would be)
+    editor_trust: bool | None = None  # the editor's own verdict, when an editor gave one
+
+    def how_to_trust(self) -> str:
+        how = f"add \"{self.workspace}\" to {TRUSTED_ROOTS} in {self.user_config or 'your config file'}"
+        return f"trust the workspace in your editor or {how}" if self.editor_trust is not None else how
+
+    @property
+    def notice(self) -> str | None:
+        """One line for the user when keys were dropped: which, from where, and how to trust the folder."""
+        if not self.ignored:
+            return None
+        return (f"little-coder: {self.project_file} sets {', '.join(self.ignored)}; ignored because this folder "
+                f"is not trusted. To use them, {self.how_to_trust()}.")
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path | None:
+    """The user's own config file: $LITTLE_CODER_CONFIG, else $XDG_CONFIG_HOME/little-coder/config.toml,
+    else ~/.config/little-coder/config.toml; None when the environment names no home at all."""
+    if explicit := environ.get(USER_CONFIG_ENV):
+        return Path(explicit).expanduser()
+    if xdg := environ.get("XDG_CONFIG_HOME"):
+        return Path(xdg) / "little-coder" / "config.toml"
+    if home := environ.get("HOME") or environ.get("USERPROFILE"):
+        return Path(home) / ".config" / "little-coder" / "config.toml"
+    return None
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(path.name, f"not valid TOML: {exc}", str(path)) from exc
+    table = data.get("little-coder", data)
+    return _normalise_keys(table) if isinstance(table, dict) else {}
+
+
+def _trusted_roots(value: Any, source: str) -> list[Path]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(TRUSTED_ROOTS, "must be a list of folder paths", source)
+    roots = [Path(item).expanduser() for item in value]
+    for root in roots:
+        if not root.is_absolute():
+            raise SettingsError(TRUSTED_ROOTS, f"{str(root)!r} is not an absolute path", source)
+    return [root.resolve() for root in roots]
+
+
 def load_settings(
     workspace: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Layer the sources and validate once; the first invalid field raises SettingsError."""
+    *,
+    workspace_trusted: bool | None = None,
+) -> LoadedSettings:
+    """Layer the sources and validate once; the first invalid field raises SettingsError.
+
+    `workspace_trusted` is the editor's own trust in the workspace (None without an editor): either it
+    or a matching `trusted_roots` entry lets the project file set the TRUST_REQUIRED keys."""
+    env = os.environ if environ is None else environ
     layers: list[tuple[str, dict[str, Any]]] = []
-    if workspace is not None:
-        path = Path(workspace) / PROJECT_FILE
+    roots: list[Path] = []
+    config = user_config_path(env)
+    if config is not None and config.is_file():
+        values = _read_table(config)
+        if TRUSTED_ROOTS in values:
+            roots = _trusted_roots(values.pop(TRUSTED_ROOTS), str(config))
+        layers.append((str(config), values))
+
+    root = Path(workspace).resolve() if workspace is not None else None
+    project: Path | None = None
+    # Trusted roots cover the folders inside them; both sides have their symlinks resolved.
+    trusted = bool(workspace_trusted) or (root is not None and any(root.is_relative_to(r) for r in roots))
+    ignored: tuple[str, ...] = ()
+    if root is not None:
+        path = root / PROJECT_FILE
         if path.is_file():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise SettingsError(PROJECT_FILE, f"not valid TOML: {exc}", str(path)) from exc
-            table = data.get("little-coder", data)
-            layers.append((str(path), _normalise_keys(table)))
-    layers.append(("environment", _env_overrides(os.environ if environ is None else environ)))
+            project = path
+            values = _read_table(path)
+            if TRUSTED_ROOTS in values:
+                raise SettingsError(TRUSTED_ROOTS, f"a project cannot trust itself; {TRUSTED_ROOTS} belongs in "
+                                    f"{config or 'your own config file'}", str(path))
+            if not trusted:
+                ignored = tuple(key for key in TRUST_REQUIRED if key in values)
+                values = {key: value for key, value in values.items() if key not in ignored}
+            layers.append((str(path), values))
+    layers.append(("environment", _env_overrides(env)))
     if overrides:
         layers.append(("arguments", _normalise_keys({k: v for k, v in overrides.items() if v is not None})))
 
@@ -148,9 +257,11 @@ def load_settings(
         merged.update(values)
         origin.update(dict.fromkeys(values, source))
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         top = str(first["loc"][0]) if first["loc"] else ""
         raise SettingsError(field, first["msg"], origin.get(top, "")) from exc
+    return LoadedSettings(settings=settings, workspace=root, project_file=project, trusted=trusted, ignored=ignored,
+                          user_config=config, editor_trust=workspace_trusted)

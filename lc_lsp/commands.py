@@ -9,13 +9,15 @@ session ends (and `$/cancelRequest` on it stops the session, see lc_lsp.protocol
     littleCoder.implement {uri, position | range, symbol?, kind?, diagnostic?, instruction?, wait?}
     littleCoder.ask       {instruction, uri?, range?, wait?}
     littleCoder.cancel    {sessionId} | {all: true}
-    littleCoder.undo      {sessionId?}            (default: the last session whose changes were applied)
+    littleCoder.undo      {sessionId?}            (default: the last session with applied changes left to undo)
     littleCoder.revise    {sessionId, comment?, wait?}
     littleCoder.status    {sessionId?}
 
 A session's status (what `wait`, `status` and the `littleCoder/sessionFinished` notification carry):
-{sessionId, title, state, turn, cap, outcome, message, changedFiles, accepted, rejected, parent, elapsed}.
-Its events stream as `littleCoder/event` notifications (lc_lsp.progress).
+{sessionId, title, state, turn, cap, outcome, message, changedFiles, accepted, rejected, failed, parent,
+elapsed}; `failed` lists the hunks the editor did not apply. Its events stream as `littleCoder/event`
+notifications (lc_lsp.progress). `undo` answers lc_lsp.undo.UndoResult: {sessionId, state, undone, files,
+kept: [{path, where, reason}], notUndone, message}; the message is also shown to the user.
 """
 
 from __future__ import annotations
@@ -326,11 +328,13 @@ class Commands:
 
     def _settings(self, root: Path) -> Settings:
         try:
-            return self._ls.editor_settings.resolve(root)
+            loaded = self._ls.editor_settings.resolve(root)
         except SettingsError as exc:
             message = settings_message(exc)
             self._ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
             raise CommandError(message) from None
+        self._ls.report_trust(loaded)  # a session's root may differ from the workspace root reported at start
+        return loaded.settings
 
 
 def _relative(path: Path, root: Path) -> str:

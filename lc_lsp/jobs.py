@@ -11,10 +11,12 @@ the user according to the `review` setting:
   the tool's result.
 - `direct`: every change is applied as it is made, still undoable.
 
-What the user accepted is read back from the documents after the client applied the edit, so any
-client works, including one that applied only some hunks. The job keeps its proposals, the accepted
-and rejected hunks, the conversation (for `revise`) and the before/after text of every file it
-changed (for `undo`).
+Right before an edit is sent, every target is read again (an unopened file may have changed on disk,
+a buffer may have been typed in) and the hunks are rebased on it, so no range is ever stale. What
+landed is read back from the documents after the client answered, so any client works, including one
+that applied only some hunks or stopped partway (a partial apply is reported and undoable). The job
+keeps its proposals, the accepted, rejected and failed hunks, the conversation (for `revise`), what the
+user was told, and every step it applied (for `undo`, lc_lsp.undo).
 """
 
 from __future__ import annotations
@@ -35,19 +37,23 @@ from agent.messages import Message
 from agent.session import Session
 from agent.settings import Settings
 from agent.workspace import ChangeSet, FileChange
-from lc_lsp import tasks
+from lc_lsp import tasks, undo
 from lc_lsp.editor_workspace import ChangeHook, EditorWorkspace
 from lc_lsp.progress import SessionReporter, change_summary
 from lc_lsp.review import (
     ClientEditCaps,
+    Hunk,
     Proposal,
     accepted_hunks,
+    applied_text,
     build_edit,
     propose,
+    rebase,
     rejected_feedback,
     uncreatable,
     unified_diff,
 )
+from lc_lsp.undo import AppliedFile, AppliedStep
 
 if TYPE_CHECKING:
     from lc_lsp.server import LcServer
@@ -58,7 +64,7 @@ JobState = Literal[
     "running",  # the agent works
     "reviewing",  # the edit (or the question about it) is with the user
     "applied",  # every hunk was accepted
-    "partial",  # some hunks were accepted
+    "partial",  # some hunks were accepted, or the editor applied only some of them
     "rejected",  # the user turned every hunk down
     "discarded",  # the user chose Discard without looking at hunks
     "refused",  # the client did not apply the edit (e.g. stale version); the proposal is kept
@@ -83,16 +89,6 @@ ALLOW, DENY = "Allow", "Deny"
 
 
 @dataclass
-class AppliedFile:
-    """One file as the job left it: enough to put it back."""
-
-    path: str
-    uri: str
-    before: str | None  # None: the job created it
-    after: str
-
-
-@dataclass
 class Job:
     id: str
     title: str
@@ -110,8 +106,10 @@ class Job:
     proposals: list[Proposal] = field(default_factory=list)
     accepted: set[str] = field(default_factory=set)
     rejected: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)  # hunks the editor did not apply
     applied: list[AppliedFile] = field(default_factory=list)
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # what the user was told about applying and undoing
     started: float = field(default_factory=time.monotonic)
     in_session: bool = False  # inside session.run(): cancel through the session
 
@@ -142,6 +140,7 @@ class Job:
             "changedFiles": sorted({p.path for p in self.proposals} | {f.path for f in self.applied}),
             "accepted": sorted(self.accepted),
             "rejected": sorted(self.rejected),
+            "failed": sorted(self.failed),
             "parent": self.parent,
             "elapsed": round(time.monotonic() - self.started, 3),
         }
@@ -196,7 +195,7 @@ class Jobs:
             return "it is still running; wait for it or cancel it first"
         if previous.session is None or not previous.session.history:
             return "it never reached the model"
-        turned_down = set(previous.rejected)
+        turned_down = previous.rejected | previous.failed
         conflicts = any(p.conflicts for p in previous.proposals)
         if not turned_down and not conflicts and not (comment and comment.strip()):
             return "no hunk was rejected; add a comment saying what to change"
@@ -205,7 +204,8 @@ class Jobs:
     def revise(self, previous: Job, comment: str | None, settings: Settings) -> Job:
         """Continue `previous`'s conversation with the user's verdict on its changes."""
         assert previous.session is not None
-        feedback = rejected_feedback(previous.proposals, set(previous.rejected), comment)
+        feedback = rejected_feedback(previous.proposals, set(previous.rejected), comment,
+                                     failed=frozenset(previous.failed), notes=previous.notes)
         return self.start(
             title=tasks.revise_title(previous.title), task=feedback, root=previous.root, settings=settings,
             history=previous.session.history, parent=previous.id,
@@ -214,52 +214,77 @@ class Jobs:
     def undoable(self, session_id: str | None) -> Job | None:
         if session_id is not None:
             job = self._jobs.get(session_id)
-            return job if job is not None and job.applied and job.state != "undone" else None
+            return job if job is not None and _has_undo(job) else None
         for job in reversed(self.all()):
-            if job.applied and job.state != "undone":
+            if _has_undo(job):
                 return job
         return None
 
     async def undo(self, job: Job) -> dict[str, Any]:
-        """Put back every file `job` changed, as one edit, keeping what the user typed since."""
+        """Put back what `job` applied, as one edit, never over what the user changed since (lc_lsp.undo).
+        What landed is read back, like any edit: a file the editor did not revert stays undoable."""
         caps = self._ls.edit_caps()
         plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
-        proposals: list[Proposal] = []
-        created: list[AppliedFile] = []
+        delete_in_edit = caps.document_changes and self._ls.can_delete_files()
+        plans: list[undo.FilePlan] = []
+        proposals: dict[str, Proposal] = {}
         for applied in job.applied:
-            if applied.before is None:
-                created.append(applied)
+            if applied.undone:
                 continue
             current, version = self._ls.current_text(applied.uri)
-            proposals.append(propose(FileChange(applied.path, applied.after, applied.before), current,
-                                     applied.uri, version))
-        edit, _ = build_edit(proposals, plain, session_label=f"undo little-coder: {job.title}")
-        delete_in_edit = caps.document_changes and self._ls.can_delete_files()
-        if delete_in_edit:
-            deletions = [types.DeleteFile(uri=f.uri, options=types.DeleteFileOptions(ignore_if_not_exists=True))
-                         for f in created]
-            edit.document_changes = [*(edit.document_changes or []), *deletions]
+            plan = undo.plan(applied, current)
+            plans.append(plan)
+            if plan.changes and plan.target is not None:
+                proposals[applied.uri] = propose(FileChange(applied.path, current, plan.target), current,
+                                                 applied.uri, version)
+        deletions = [p.applied for p in plans if p.changes and p.target is None]
+        edit, _ = build_edit(list(proposals.values()), plain, session_label=f"undo little-coder: {job.title}")
+        if delete_in_edit and deletions:
+            edit.document_changes = [
+                *(edit.document_changes or []),
+                *(types.DeleteFile(uri=f.uri, options=types.DeleteFileOptions(ignore_if_not_exists=True))
+                  for f in deletions),
+            ]
+        reason: str | None = None
+        texts: dict[str, str | None] = {}
         if edit.document_changes or edit.changes:
             result = await self._ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=edit, label=f"Undo little-coder: {job.title}")
             )
-            if not result.applied:
-                reason = f" ({result.failure_reason})" if result.failure_reason else ""
-                message = f"little-coder: the editor did not apply the undo{reason}"
-                self._show(message, types.MessageType.Warning)
-                return {"sessionId": job.id, "state": job.state, "undone": False, "message": message}
-        if not delete_in_edit:
-            self._delete_created(created)
-        conflicts = [c for p in proposals for c in p.conflicts]
-        if conflicts:
-            self._show(
-                f"little-coder: undo left {len(conflicts)} change(s) in place because you edited those lines "
-                f"since: {', '.join(c.label for c in conflicts)}",
-                types.MessageType.Warning,
-            )
-        job.state = "undone"
-        return {"sessionId": job.id, "state": job.state, "undone": True,
-                "files": sorted(f.path for f in job.applied)}
+            reason = None if result.applied else (result.failure_reason or "it refused the edit")
+            texts = await self._settled_texts(list(proposals.values()))
+        kept = [k for p in plans for k in p.kept]
+        reverted: list[str] = []
+        not_undone: list[str] = []
+        for plan in plans:
+            applied = plan.applied
+            if not plan.changes:
+                applied.undone = True  # nothing of it left to undo: as before already, or all the user's now
+                continue
+            if plan.target is not None:
+                done = not accepted_hunks(proposals[applied.uri], texts[applied.uri])[1]
+            elif delete_in_edit:
+                path = self._ls.path_for(applied.uri)
+                done = path is None or not path.exists()
+            else:
+                done = self._delete_created(applied)
+                if not done:
+                    kept.append(undo.Kept(path=applied.path, where=undo.WHOLE_FILE,
+                                          reason="it is open in your editor, which cannot delete files; close it "
+                                                 "and undo again"))
+                    continue
+            applied.undone = done
+            (reverted if done else not_undone).append(applied.path)
+        if not _has_undo(job):
+            job.state = "undone"
+        message = undo.message(job.title, reverted, kept, not_undone, reason)
+        job.message = message.removeprefix("little-coder: ")
+        job.notes.append(job.message)
+        self._show(message, types.MessageType.Warning if kept or not_undone else types.MessageType.Info)
+        return undo.UndoResult(
+            session_id=job.id, state=job.state, undone=job.state == "undone", files=reverted, kept=kept,
+            not_undone=not_undone, message=message,
+        ).model_dump(by_alias=True)
 
     # --- the job ----------------------------------------------------------------------------------
 
@@ -327,7 +352,7 @@ class Jobs:
         added, removed = changes.line_stats()
         reporter.end(f"{change_summary(len(changes.paths()), added, removed)} — review")
         job.proposals = [self._propose(job.root, change) for change in changes.changes.values()]
-        self._report_conflicts(job.proposals)
+        self._report_conflicts([c for p in job.proposals for c in p.conflicts])
         reviewable = [p for p in job.proposals if p.hunks]
         if not reviewable:
             job.state = "conflicted"
@@ -343,23 +368,18 @@ class Jobs:
             job.rejected |= {h.id for p in reviewable for h in p.hunks}
             job.state = "discarded"
             return
-        if outcome == "refused" or outcome == "discarded":
-            job.state = outcome
-        elif not job.rejected:
-            job.state = "applied"
-        else:
-            job.state = "partial" if job.accepted else "rejected"
+        job.state = outcome if isinstance(outcome, str) else _verdict(job)
 
     def _end_applied_as_it_went(self, job: Job) -> None:
         final = job.result
         assert final is not None
         if job.accepted:
-            job.state = "partial" if job.rejected else "applied"
+            job.state = _verdict(job)
             files = {f.path for f in job.applied}
             job.reporter.end(f"{change_summary(len(files), *_line_stats(job.applied))} — applied")
-        elif job.rejected:
-            job.state = "rejected"
-            job.reporter.end("every change was rejected")
+        elif job.rejected or job.failed:
+            job.state = _verdict(job)
+            job.reporter.end("every change was rejected" if job.rejected else "the editor applied no change")
         else:
             job.state = "error" if final.outcome == "error" else "no_changes"
             job.reporter.end(f"failed: {final.message}" if final.outcome == "error" else "finished, no changes")
@@ -374,8 +394,11 @@ class Jobs:
     async def _apply(
         self, job: Job, proposals: list[Proposal], caps: ClientEditCaps
     ) -> set[str] | Literal["refused", "discarded"]:
-        """Send one edit for `proposals`; the ids of the hunks the user accepted, or why nothing was applied:
+        """Send one edit for `proposals`; the ids of the hunks that landed, or why nothing was applied:
         "refused" by the client (kept for revise) or "discarded" by the user in the editor's preview."""
+        proposals = [p for p in self._rebase(job, proposals) if p.hunks]
+        if not proposals:
+            return set()
         # The session id in every annotation's description lets a client tie the edit to its session.
         edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title} · session {job.id}")
         missing = uncreatable(proposals, caps)
@@ -388,30 +411,64 @@ class Jobs:
             job.rejected |= {h.id for p in proposals for h in p.hunks}
             job.message = "discarded in the editor's preview"
             return "discarded"
-        if not result.applied:
-            reason = f" ({result.failure_reason})" if result.failure_reason else ""
+        if result.applied:
+            # The client cannot create these files (no documentChanges): the user said Apply, so write them.
+            for proposal in missing:
+                self._write_new_file(job.root, proposal)
+        # Read back even when the client says it failed: it may have stopped partway, after some files.
+        texts = await self._settled_texts(proposals)
+        # Only a preview with a checkbox per hunk lets the user leave hunks out; anywhere else a hunk that
+        # did not land is the editor's failure.
+        user_chose = result.applied and caps.document_changes and caps.change_annotations
+        landed: list[Hunk] = []
+        lost: list[Hunk] = []
+        for proposal in proposals:
+            yes, no = accepted_hunks(proposal, texts[proposal.uri])
+            landed += [h for h in proposal.hunks if h.id in yes]
+            lost += [h for h in proposal.hunks if h.id in no]
+            if yes:
+                self._record_applied(job, proposal, applied_text(proposal, yes))
+        job.accepted |= {h.id for h in landed}
+        if user_chose:
+            job.rejected |= {h.id for h in lost}
+            return {h.id for h in landed}
+        job.failed |= {h.id for h in lost}
+        reason = "" if result.applied else f" ({result.failure_reason or 'it refused the edit'})"
+        if not landed:
             job.message = f"the editor did not apply the changes{reason}"
             self._show(
                 f"little-coder: {job.message}. They are kept: ask little-coder to revise session {job.id} "
                 "(littleCoder.revise) to redo them on the current files.",
                 types.MessageType.Warning,
             )
-            job.rejected |= {h.id for p in proposals for h in p.hunks}
+            job.notes.append(job.message)
             return "refused"
-        # The client cannot create these files (no documentChanges): the user said Apply, so write them.
-        for proposal in missing:
-            self._write_new_file(job.root, proposal)
-        texts = await self._settled_texts(proposals)
-        accepted: set[str] = set()
+        if lost:
+            job.message = (
+                f"the editor applied only part of the changes{reason}. Applied: {_labels(landed)}. "
+                f"Not applied: {_labels(lost)}"
+            )
+            self._show(
+                f"little-coder: {job.message}. littleCoder.undo reverts what was applied; littleCoder.revise "
+                f"redoes the rest (session {job.id}).",
+                types.MessageType.Warning,
+            )
+            job.notes.append(job.message)
+        return {h.id for h in landed}
+
+    def _rebase(self, job: Job, proposals: list[Proposal]) -> list[Proposal]:
+        """The proposals moved onto what their documents hold right now (an unopened file has no
+        version to guard it, so its disk text is compared): no edit is sent against a stale text.
+        `job.proposals` follows; what now collides with the user's text is reported."""
+        fresh: list[Proposal] = []
         for proposal in proposals:
-            after = texts[proposal.uri]
-            yes, no = accepted_hunks(proposal, after)
-            accepted |= yes
-            job.accepted |= yes
-            job.rejected |= no
-            if yes and after is not None:
-                self._record_applied(job, proposal, after)
-        return accepted
+            current, version = self._ls.current_text(proposal.uri)
+            moved = rebase(proposal, current, version)
+            if moved is not proposal:
+                job.proposals = [moved if p is proposal else p for p in job.proposals]
+                self._report_conflicts(moved.conflicts[len(proposal.conflicts):])
+            fresh.append(moved)
+        return fresh
 
     async def _settled_texts(self, proposals: Sequence[Proposal]) -> dict[str, str | None]:
         """The documents' texts once the client's update has arrived: as soon as any of them differs
@@ -432,12 +489,12 @@ class Jobs:
             await self._ls.documents.wait(min(remaining, QUIET_S))
 
     def _record_applied(self, job: Job, proposal: Proposal, after: str) -> None:
+        step = AppliedStep(None if proposal.created else proposal.current_text, after)
         for applied in job.applied:
-            if applied.uri == proposal.uri:
-                applied.after = after
+            if applied.uri == proposal.uri and not applied.undone:
+                applied.steps.append(step)
                 return
-        before = None if proposal.created else proposal.current_text
-        job.applied.append(AppliedFile(proposal.path, proposal.uri, before, after))
+        job.applied.append(AppliedFile(proposal.path, proposal.uri, [step]))
 
     async def _ask_to_apply(self, job: Job, proposals: list[Proposal]) -> bool:
         """Apply / Show diff / Discard, for clients that cannot review hunks in an edit preview."""
@@ -466,7 +523,7 @@ class Jobs:
         async def on_change(name: str, base: str | None, proposed: str) -> bool:
             proposal = self._propose(job.root, FileChange(name, base, proposed))
             job.proposals.append(proposal)
-            self._report_conflicts([proposal])
+            self._report_conflicts(proposal.conflicts)
             if not proposal.hunks:
                 return not proposal.conflicts
             caps = self._ls.edit_caps()
@@ -506,8 +563,7 @@ class Jobs:
     def _show(self, message: str, kind: types.MessageType) -> None:
         self._ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
-    def _report_conflicts(self, proposals: Sequence[Proposal]) -> None:
-        conflicts = [c for p in proposals for c in p.conflicts]
+    def _report_conflicts(self, conflicts: Sequence[Hunk]) -> None:
         if conflicts:
             self._show(
                 f"little-coder: {len(conflicts)} change(s) left out because you edited the same lines while the "
@@ -524,14 +580,15 @@ class Jobs:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(proposal.proposed_text, encoding="utf-8")
 
-    def _delete_created(self, created: Sequence[AppliedFile]) -> None:
-        """Undo of created files on clients that cannot delete through an edit: remove them from disk
-        when nobody changed them since."""
-        for applied in created:
-            current, version = self._ls.current_text(applied.uri)
-            path = self._ls.path_for(applied.uri)
-            if current == applied.after and version is None and path is not None and path.is_file():
-                path.unlink()
+    def _delete_created(self, applied: AppliedFile) -> bool:
+        """Undo of a created file on a client that cannot delete through an edit: remove it from disk,
+        unless the editor has it open (its buffer would live on). True when it is gone."""
+        if self._ls.current_text(applied.uri)[1] is not None:
+            return False
+        path = self._ls.path_for(applied.uri)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        return True
 
 
 def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:
@@ -539,6 +596,23 @@ def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:
     for f in applied:
         changes.record(f.path, f.before, f.after)
     return changes.line_stats()
+
+
+def _verdict(job: Job) -> JobState:
+    """A reviewed job's state from which of its hunks landed, were turned down or failed."""
+    if job.accepted:
+        return "partial" if job.rejected or job.failed else "applied"
+    if job.rejected:
+        return "rejected"
+    return "refused" if job.failed else "conflicted"
+
+
+def _labels(hunks: Sequence[Hunk]) -> str:
+    return ", ".join(h.label for h in hunks)
+
+
+def _has_undo(job: Job) -> bool:
+    return any(not f.undone for f in job.applied)
 
 
 def _user_discarded(failure_reason: str | None) -> bool:

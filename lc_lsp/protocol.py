@@ -18,12 +18,18 @@ the exact pin).
    it (splitting a "\\r\\n" on CRLF lines). Either way its copy of the buffer silently differs from the
    editor's, and the agent reads and the review edits the wrong text. didChange is applied here with
    the LSP rules of lc_lsp.ranges; a change to a document that is not open is logged and ignored.
+6. pygls reads a body with `stdin.read(Content-Length)`, which allocates that many bytes at once: a header
+   claiming 1 TB ended the server with MemoryError. `BoundedStdin` (the server's stdin) refuses a length
+   over MAX_MESSAGE_BYTES: the header is logged and hidden from pygls, which then reads no body and goes
+   on with the next message. Header lines are read at most MAX_HEADER_LINE bytes at a time, likewise.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import sys
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +46,11 @@ from lc_lsp.ranges import normalize_encoding, offset_at
 
 log = logging.getLogger(__name__)
 
+# Far above any real message (a whole file in didOpen), far below what a refused allocation could cost.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_HEADER_LINE = 64 * 1024
+# pygls's own header pattern: a line it would take as the body's length.
+_CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")
 # Longest explanation of unreadable params sent back; the first problems say enough.
 _PROBLEMS_SHOWN = 3
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -174,6 +185,26 @@ class LcProtocol(LanguageServerProtocol):
         ))
         if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield user_handler, (params,), None
+
+
+class BoundedStdin(io.BufferedReader):
+    """The server's stdin (pygls reads it with readline and read): a Content-Length over
+    MAX_MESSAGE_BYTES comes out renamed, so pygls ignores it, reads no body and resyncs on the next header."""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = MAX_HEADER_LINE if size is None or size < 0 else min(size, MAX_HEADER_LINE)
+        line = super().readline(limit)
+        match = _CONTENT_LENGTH.fullmatch(line)
+        if match is not None and int(match.group(1)) > MAX_MESSAGE_BYTES:
+            log.error("refused a message of Content-Length %s (more than %d bytes): its body is not read",
+                      match.group(1).decode(), MAX_MESSAGE_BYTES)
+            return b"X-Refused-" + line
+        return line
+
+
+def bounded_stdin() -> BoundedStdin:
+    """Standard input (fd 0) for pygls, read through BoundedStdin."""
+    return BoundedStdin(io.FileIO(sys.stdin.fileno(), "rb", closefd=False))
 
 
 def _without_lone_surrogates(value: Any) -> Any:

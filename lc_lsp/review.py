@@ -9,8 +9,11 @@ The flow, per file:
    `CreateFile` for new files and one change annotation per hunk with `needsConfirmation`, so VS Code's
    refactor preview offers a checkbox per hunk. Clients without `documentChanges` get the plain
    `changes` map; new files cannot be created that way (`uncreatable` lists them for a fallback).
+   Right before the edit is sent, `rebase` moves a proposal onto the document's newest text (a file
+   that changed on disk has no version to protect it), so no range is stale.
 3. After the client answered, `accepted_hunks` reads which hunks made it into the document from the
-   document's text alone, which works for every client and for partly applied edits.
+   document's text alone, which works for every client and for partly applied edits; `applied_text`
+   is exactly what those hunks wrote (what undo later reverts, lc_lsp.undo).
 4. `unified_diff` and `rejected_feedback` render the proposal for a human and for the model.
 
 Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.17/specification/#workspace_applyEdit
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsprotocol import types
 
@@ -79,7 +82,8 @@ class ClientEditCaps:
         )
 
 
-def _where(start_line: int, old_count: int) -> str:
+def where(start_line: int, old_count: int) -> str:
+    """Plain words for lines [start_line, start_line + old_count) of a text (0-based in, 1-based out)."""
     if old_count == 0:
         return f"after line {start_line}" if start_line else "at the top"
     if old_count == 1:
@@ -88,7 +92,7 @@ def _where(start_line: int, old_count: int) -> str:
 
 
 def _hunk(path: str, number: int, start: int, old: Sequence[str], new: Sequence[str]) -> Hunk:
-    label = f"{path}: {_where(start, len(old))} (+{len(new)} −{len(old)})"
+    label = f"{path}: {where(start, len(old))} (+{len(new)} −{len(old)})"
     return Hunk(f"{path}#{number}", path, label, start, tuple(old), tuple(new))
 
 
@@ -122,6 +126,33 @@ def propose(change: FileChange, current_text: str | None, uri: str, version: int
         for n, c in enumerate(merged.conflicts)
     ]
     return Proposal(path, uri, current_text, merged.text, hunks, conflicts, False, version)
+
+
+def rebase(proposal: Proposal, current_text: str | None, version: int | None) -> Proposal:
+    """`proposal` moved onto what the document holds now, if that changed since it was made (an unopened
+    file edited on disk meanwhile, a buffer typed in): its ranges would be stale. Hunks that now collide
+    with the document's new text become conflicts; the earlier conflicts stay."""
+    before = None if proposal.created else proposal.current_text
+    if current_text == before and (proposal.created or version == proposal.version):
+        return proposal
+    fresh = propose(FileChange(proposal.path, before, proposal.proposed_text), current_text, proposal.uri, version)
+    conflicts = [
+        replace(c, id=f"{proposal.path}#{len(fresh.hunks) + 1 + n}")
+        for n, c in enumerate([*proposal.conflicts, *fresh.conflicts])
+    ]
+    return replace(fresh, conflicts=conflicts)
+
+
+def applied_text(proposal: Proposal, hunk_ids: set[str]) -> str:
+    """The proposal's current text with exactly the hunks `hunk_ids` applied: what the edit wrote, as
+    opposed to whatever the user typed into the document right after."""
+    if proposal.created:
+        return proposal.proposed_text if hunk_ids else ""
+    lines = split_lines(proposal.current_text)
+    for hunk in sorted(proposal.hunks, key=lambda h: h.start_line, reverse=True):
+        if hunk.id in hunk_ids:
+            lines[hunk.start_line : hunk.start_line + len(hunk.old_lines)] = hunk.new_lines
+    return "".join(lines)
 
 
 def _span(index: LineIndex, hunk: Hunk) -> tuple[int, int]:
@@ -387,23 +418,40 @@ def _short_diff(hunk: Hunk) -> str:
     return "\n".join(lines)
 
 
-def rejected_feedback(proposals: Sequence[Proposal], rejected: set[str], comment: str | None) -> str:
+def rejected_feedback(
+    proposals: Sequence[Proposal],
+    rejected: set[str],
+    comment: str | None,
+    *,
+    failed: frozenset[str] = frozenset(),
+    notes: Sequence[str] = (),
+) -> str:
     """What to tell the model when the user sends the work back: the hunks they turned down, with
-    their diff, the changes that were never offered because of conflicts, and the user's comment."""
+    their diff, the hunks the editor failed to apply, the changes that were never offered because of
+    conflicts, what the user was told since (`notes`: an undo, a partly applied edit), and the user's
+    comment."""
     hunks = [h for p in proposals for h in p.hunks]
     turned_down = [h for h in hunks if h.id in rejected]
+    not_landed = [h for h in hunks if h.id in failed]
     conflicts = [c for p in proposals for c in p.conflicts]
     parts: list[str] = []
     if turned_down:
-        kept = len(hunks) - len(turned_down)
+        kept = len(hunks) - len(turned_down) - len(not_landed)
         parts.append(
             f"The user reviewed your changes and rejected {len(turned_down)} of {len(hunks)} hunks"
             + (f"; the other {kept} are applied." if kept else "; none was applied.")
         )
         for hunk in turned_down:
             parts.append(f"Rejected {hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
-    elif hunks:
+    elif hunks and not not_landed:
         parts.append(f"The user accepted all {len(hunks)} hunks of your changes.")
+    if not_landed:
+        parts.append(
+            f"The editor did not apply {len(not_landed)} of {len(hunks)} hunks (it stopped partway through the "
+            "edit); the file keeps its old text there:"
+        )
+        for hunk in not_landed:
+            parts.append(f"{hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
     if conflicts:
         parts.append(
             "Not applied, because the user edited the same lines while you worked (the file keeps "
@@ -411,6 +459,7 @@ def rejected_feedback(proposals: Sequence[Proposal], rejected: set[str], comment
         )
         for hunk in conflicts:
             parts.append(f"{hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
+    parts += [f"The user was told: {note}" for note in notes]
     if comment and comment.strip():
         parts.append(f"The user's comment: {comment.strip()}")
     else:

@@ -31,11 +31,12 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from agent import tokens
 from agent.backend import ModelMemory
+from agent.settings import LoadedSettings, SettingsError
 from lc_lsp import actions
 from lc_lsp.actions import DocumentAnalyses
 from lc_lsp.commands import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, CommandError, Commands
 from lc_lsp.jobs import Jobs
-from lc_lsp.protocol import LcProtocol
+from lc_lsp.protocol import LcProtocol, bounded_stdin
 from lc_lsp.ranges import Encoding, normalize_encoding
 from lc_lsp.review import ClientEditCaps
 from lc_lsp.settings import SECTION, EditorSettings
@@ -87,6 +88,9 @@ class EditorBuffers:
         if document is None:
             return None
         return document.source, document.version
+
+    def open_paths(self) -> list[Path]:
+        return [Path(document.path) for document in self._ls.workspace.text_documents.values() if document.path]
 
 
 def _resolves_to(path: str, target: Path) -> bool:
@@ -203,6 +207,20 @@ class LcServer(LanguageServer):
         problem = self.editor_settings.problem(root)
         if problem is not None:
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=problem))
+            return
+        try:
+            loaded = self.editor_settings.resolve(root)
+        except SettingsError:  # the project file changed since problem() read it; the next pull reports it
+            return
+        self.report_trust(loaded)
+
+    def report_trust(self, loaded: LoadedSettings) -> None:
+        """Tell the user, once per distinct notice, which project settings were ignored as untrusted."""
+        notice = self.editor_settings.notice(loaded)
+        if notice is not None:
+            log.warning("%s", notice)
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=notice))
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=notice))
 
     # --- the process ------------------------------------------------------------------------------
 
@@ -359,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("pygls.protocol.json_rpc", "pygls.server"):
         logging.getLogger(name).addFilter(ExpectedErrors())
     rpc_out = claim_stdout()
-    create_server().start_io(sys.stdin.buffer, rpc_out)
+    create_server().start_io(bounded_stdin(), rpc_out)
     return 0
 
 

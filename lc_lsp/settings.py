@@ -8,6 +8,11 @@ null and are dropped, so they never mask the project file or the environment.
 
 Secrets are refused here: an API key only ever comes from the environment variable named by
 `apiKeyEnv`, so it cannot end up in a settings file that gets committed or synced.
+
+The editor's own workspace trust arrives beside the section, as `workspaceTrusted` at the top of
+`initializationOptions` (VS Code's `workspace.isTrusted`; Neovim's `vim.secure.read` of the project
+file). It decides, with the user's `trusted_roots`, whether the project file may set the keys in
+agent.settings.TRUST_REQUIRED.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.settings import Settings, SettingsError, load_settings
+from agent.settings import LoadedSettings, Settings, SettingsError, load_settings
 
 SECTION = "littleCoder"
+TRUST_KEY = "workspaceTrusted"
 # A key named like a credential: apiKey, token, authToken, clientSecret, password, ... (snake_case form).
 _SECRET_NAME = re.compile(r"(?:^|_)(?:api_?key|key|token|secret|password|credentials?)$")
 
@@ -31,9 +37,14 @@ class EditorSettings:
         self._initial: dict[str, Any] = {}
         self._pulled: dict[str, Any] = {}
         self._reported: str | None = None
+        self._noticed: set[str] = set()
+        self._workspace_trusted: bool | None = None
 
     def set_initialization_options(self, options: Any) -> None:
         self._initial = section_of(options)
+        trusted = options.get(TRUST_KEY) if isinstance(options, Mapping) else None
+        # Only an explicit boolean counts; anything else is "the editor did not say".
+        self._workspace_trusted = trusted if isinstance(trusted, bool) else None
 
     def set_pulled(self, value: Any) -> None:
         self._pulled = section_of(value)
@@ -42,7 +53,7 @@ class EditorSettings:
         merged = {**self._initial, **self._pulled}
         return {key: value for key, value in merged.items() if value is not None}
 
-    def resolve(self, root: Path | None) -> Settings:
+    def resolve(self, root: Path | None) -> LoadedSettings:
         """Raises SettingsError naming the field the way the user wrote it."""
         overrides = self.overrides()
         for key in overrides:
@@ -53,7 +64,7 @@ class EditorSettings:
                     "name it with apiKeyEnv (default LITTLE_CODER_API_KEY)",
                     "editor settings",
                 )
-        return load_settings(root, overrides)
+        return load_settings(root, overrides, workspace_trusted=self._workspace_trusted)
 
     def problem(self, root: Path | None) -> str | None:
         """The message to show for invalid settings, or None. A message is returned only once per
@@ -69,6 +80,14 @@ class EditorSettings:
         self._reported = None
         return None
 
+    def notice(self, loaded: LoadedSettings) -> str | None:
+        """The trust notice of `loaded` the first time this server sees that text, else None."""
+        text = loaded.notice
+        if text is None or text in self._noticed:
+            return None
+        self._noticed.add(text)
+        return text
+
 
 def section_of(options: Any) -> dict[str, Any]:
     """The littleCoder settings inside an editor payload: a `littleCoder` object, or the keys flat."""
@@ -77,7 +96,7 @@ def section_of(options: Any) -> dict[str, Any]:
     inner = options.get(SECTION)
     if isinstance(inner, Mapping):
         return dict(inner)
-    return {str(key): value for key, value in options.items()}
+    return {str(key): value for key, value in options.items() if key != TRUST_KEY}
 
 
 def is_secret_key(key: str) -> bool:

@@ -1,7 +1,11 @@
-"""A private copy of the workspace where the agent's shell commands run.
+"""A private copy of the workspace where the agent's shell commands run when no sandbox can.
 
 In the editor the agent's changes live in memory until the user accepts them, yet its commands
-(the tests, above all) must see them. `ShadowTree` keeps a copy of the workspace's files in a
+(the tests, above all) must see them. Where Linux namespaces work, commands run in the sandbox
+over an overlay of the user's tree (agent/sandbox/), with no copy at all. This module is the
+fallback for machines without one, used only for commands the user approved one by one (or with
+`sandbox = "off"`): it contains nothing, it only keeps the user's files out of reach of ordinary
+writes. `ShadowTree` keeps a copy of the workspace's files in a
 temporary folder, with a text overlay (the agent's pending files, unsaved buffers) written over
 the disk copies. The first sync copies everything; later syncs rewrite only files whose source
 changed on disk (inode, mtime or size), whose overlay text changed, or that a command changed in
@@ -35,14 +39,10 @@ stops such commands and removes the shadows whose server is gone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import re
 import shutil
-import signal
 import stat
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from agent.sandbox import STATE_PREFIX, cleanup
+from agent.sandbox.cleanup import remove_tree
 from agent.workspace import SKIP_DIRS, WorkspaceError
 
 # Read by test runs, too big to copy: linked.
@@ -62,7 +64,6 @@ OUTPUT_DIRS = frozenset(
 OMITTED_DIRS = SKIP_DIRS - LINKED_DIRS - OUTPUT_DIRS
 
 SHADOW_PREFIX = "little-coder-shadow-"
-_SHADOW_NAME = re.compile(re.escape(SHADOW_PREFIX) + r"(\d+)-.+")
 MAX_FILES = 50_000
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -163,7 +164,7 @@ class ShadowTree:
             if base is None:
                 return
             try:
-                await _finish_in_thread(_remove_tree, base)
+                await _finish_in_thread(remove_tree, base)
             except OSError as exc:  # a leftover temp folder must not fail the session's ending
                 log.warning("could not remove the shadow tree %s: %s", base, exc)
 
@@ -299,7 +300,7 @@ class ShadowTree:
             return None
         try:
             if os.path.isdir(final) and not os.path.islink(final):
-                _remove_tree(final)  # a command put a folder where a file belongs
+                remove_tree(final)  # a command put a folder where a file belongs
             os.replace(temp, final)  # replaces a link itself, never what it points to
         finally:
             _unlink_quietly(temp)
@@ -398,61 +399,14 @@ class ShadowTree:
 
 
 def sweep_orphans(parent: Path | None = None) -> list[Path]:
-    """Remove the shadows under `parent` (default: the system's temporary folder) whose server process
-    is gone, after killing the commands still running inside them. Returns the folders removed."""
-    folder = parent if parent is not None else Path(tempfile.gettempdir())
-    removed: list[Path] = []
-    for path in folder.glob(SHADOW_PREFIX + "*"):
-        match = _SHADOW_NAME.fullmatch(path.name)
-        if match is None or _process_exists(int(match.group(1))):
-            continue
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            continue
-        _kill_processes_in(path)
-        try:
-            _remove_tree(path)
-        except OSError as exc:
-            log.warning("could not remove the orphaned shadow tree %s: %s", path, exc)
-            continue
-        removed.append(path)
-    return removed
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: not ours to judge
-    return True
-
-
-def _kill_processes_in(folder: Path) -> None:
-    """SIGKILL our processes whose working folder is inside `folder`: commands that outlived the
-    server that started them (they run in the shadow root, and their children inherit it)."""
-    if not os.path.isdir("/proc"):
-        return
-    inside = str(folder) + os.sep
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{name}/cwd")
-        except OSError:
-            continue  # gone, or not ours
-        if cwd == str(folder) or cwd.startswith(inside):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(name), signal.SIGKILL)
+    """Remove the shadows and sandbox folders under `parent` (default: the system's temporary
+    folder) whose server process is gone, after killing the commands still running inside them."""
+    return cleanup.sweep_orphans(SHADOW_PREFIX, parent) + cleanup.sweep_orphans(STATE_PREFIX, parent)
 
 
 def _remove_entry(path: Path) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
-        _remove_tree(path)
+        remove_tree(path)
     else:
         os.unlink(path)
 
@@ -462,26 +416,6 @@ def _unlink_quietly(path: Path) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _remove_tree(path: Path) -> None:
-    """rmtree that also clears what a command made read-only (Go's module cache does so)."""
-
-    def retry(func: Callable[..., Any], failed: str, *_: object) -> None:
-        try:
-            os.chmod(os.path.dirname(failed), 0o700)
-            if func in (os.unlink, os.remove, os.rmdir):
-                func(failed)
-            else:  # the folder itself could not be opened or listed
-                os.chmod(failed, 0o700)
-                _remove_tree(Path(failed))
-        except FileNotFoundError:
-            pass
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=retry)
-    else:
-        shutil.rmtree(path, onerror=retry)
 
 
 async def _finish_in_thread(func: Callable[..., _T], *args: Any) -> _T:

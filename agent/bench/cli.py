@@ -102,11 +102,14 @@ def _run(args: argparse.Namespace) -> int:
             work_dir=args.work_dir,
             keep_workdirs=args.keep_workdirs,
         )
-        settings = load_settings(Path.cwd(), {"backend": args.backend, "base_url": args.base_url,
-                                              "model": args.model, "thinking_budget": args.thinking_budget,
-                                              "bash": args.bash})
+        loaded = load_settings(Path.cwd(), {"backend": args.backend, "base_url": args.base_url,
+                                            "model": args.model, "thinking_budget": args.thinking_budget,
+                                            "bash": args.bash})
     except (ValueError, SettingsError) as exc:
         return _fail(_short(exc), EXIT_USAGE)
+    if loaded.notice:
+        print(loaded.notice, file=sys.stderr)
+    settings = loaded.settings
     out: Path = args.out
     if args.force:
         out.unlink(missing_ok=True)

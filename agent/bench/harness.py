@@ -228,10 +228,14 @@ class Harness:
                 break
             task = (first_prompt(exercise, runner.agent_command(exercise)) if grade is None
                     else retry_prompt(exercise, grade.output, config.retry_tail_chars))
-            session = Session(task, DiskWorkspace(root), self.settings.model_copy(update={"max_turns": cap}),
+            workspace = DiskWorkspace(root)
+            session = Session(task, workspace, self.settings.model_copy(update={"max_turns": cap}),
                               memory=self.memory, history=history,
                               session_id=f"{exercise.language}-{exercise.name}-{number}")
-            final, out_of_time = await self._drive(session, remaining, trail, number)
+            try:
+                final, out_of_time = await self._drive(session, remaining, trail, number)
+            finally:
+                await workspace.aclose()
             edits += guard.restore(number)
             grade = await runner.grade(exercise, root, folder / "scratch", config.limits)
             trail.add(number, "grade", grade.model_dump())

@@ -4,20 +4,24 @@ Both wire protocols stream text over one long HTTP response. The pieces here tur
 lines (NDJSON) or events (SSE) one at a time, so a provider yields one delta per line or event and a
 caller that stops early has read at most one unit past its limit. Every httpx failure and every HTTP
 error status becomes a `ProviderError` whose message names the server and whose hint says what to do.
+
+The stall limit counts from the last real progress (text, thinking or tool-call bytes), not the last
+byte: blank NDJSON lines, SSE `: ping` comments and empty deltas kept a stuck stream alive for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import httpx
 
-from agent.providers.base import ProviderError
+from agent.providers.base import ProviderError, ReasoningChunk, StreamDelta, TextChunk, ToolCallChunk
 
 # A line longer than this is not a protocol line; stop buffering instead of exhausting memory.
 # Where users set the model server URL: the CLI flag and the editor setting.
@@ -40,7 +44,8 @@ def server_root(base_url: str) -> str:
 
 
 def stream_timeout(connect_timeout: float, stall_timeout: float) -> httpx.Timeout:
-    """`read` is the stall limit: httpx applies it to every socket read, i.e. to the gap between bytes."""
+    """`read` is the stall limit between bytes (before the first one, too); while a stream runs,
+    `ProgressClock` also holds it to the gap between pieces of output."""
     return httpx.Timeout(connect=connect_timeout, read=stall_timeout, write=stall_timeout, pool=connect_timeout)
 
 
@@ -116,7 +121,7 @@ class SSEDecoder:
         return SSEEvent(data="\n".join(data), event=event or "message", id=self._last_id)
 
 
-async def iter_lines(response: httpx.Response, errors: ServerErrors) -> AsyncIterator[str]:
+async def iter_lines(response: httpx.Response, errors: ServerErrors) -> AsyncGenerator[str, None]:
     """Decoded lines of a streamed body, one at a time; invalid UTF-8 becomes U+FFFD."""
     splitter = LineSplitter()
     async for chunk in response.aiter_bytes():
@@ -128,6 +133,48 @@ async def iter_lines(response: httpx.Response, errors: ServerErrors) -> AsyncIte
             yield line.decode("utf-8", errors="replace")
     for line in splitter.flush():
         yield line.decode("utf-8", errors="replace")
+
+
+class ProgressClock:
+    """Lines of a streamed body, ending in ProviderError("stall") once `stall_timeout` seconds pass
+    without real progress, however many bytes arrive meanwhile. The provider reports what each line
+    carried with `progress()`, after passing it on (so the caller's own time never counts)."""
+
+    def __init__(self, stall_timeout: float, errors: ServerErrors, url: str) -> None:
+        self._stall_timeout = stall_timeout
+        self._errors = errors
+        self._url = url
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._idle_lines = False  # lines came since the last progress: keep-alives
+
+    async def lines(self, response: httpx.Response) -> AsyncIterator[str]:
+        async with aclosing(iter_lines(response, self._errors)) as source:
+            while True:
+                try:
+                    async with asyncio.timeout_at(self._last + self._stall_timeout) as scope:
+                        line = await anext(source, None)
+                except TimeoutError:
+                    if not scope.expired():
+                        raise
+                    raise self._errors.stalled(self._url, keepalives=self._idle_lines) from None
+                if line is None:
+                    return
+                self._idle_lines = True
+                yield line
+
+    def progress(self, deltas: Sequence[StreamDelta]) -> None:
+        if any(_is_progress(delta) for delta in deltas):
+            self._last = self._loop.time()
+            self._idle_lines = False
+
+
+def _is_progress(delta: StreamDelta) -> bool:
+    if isinstance(delta, (TextChunk, ReasoningChunk)):
+        return bool(delta.text)
+    if isinstance(delta, ToolCallChunk):
+        return bool(delta.id or delta.name or delta.arguments_fragment or delta.arguments)
+    return False
 
 
 def extract_error(body: bytes) -> tuple[str, str]:
@@ -234,10 +281,7 @@ class ServerErrors:
             return ProviderError("connection", f"cannot connect to {self.label} at {self.base_url} ({_reason(exc)})",
                                  hint=self.start_hint, url=url)
         if isinstance(exc, httpx.ReadTimeout):
-            waited = f"{self.stall_timeout:g} s" if self.stall_timeout is not None else "too long"
-            return ProviderError("stall", f"{self.label} at {self.base_url} sent no data for {waited}",
-                                 hint="the model may be stuck or the machine overloaded; raise stall_timeout "
-                                      "if it is only slow", url=url)
+            return self.stalled(url)
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
             return self.cut(url, detail=_reason(exc))
         if isinstance(exc, httpx.TimeoutException):
@@ -245,6 +289,13 @@ class ServerErrors:
                                  hint=self.start_hint, url=url)
         return ProviderError("connection", f"talking to {self.label} at {self.base_url} failed: {_reason(exc)}",
                              hint=self.start_hint, url=url)
+
+    def stalled(self, url: str, *, keepalives: bool = False) -> ProviderError:
+        waited = f"{self.stall_timeout:g} s" if self.stall_timeout is not None else "too long"
+        what = "nothing but keep-alives (blank lines, comments or empty deltas)" if keepalives else "no data"
+        return ProviderError("stall", f"{self.label} at {self.base_url} sent {what} for {waited}",
+                             hint="the model may be stuck or the machine overloaded; raise stall_timeout "
+                                  "if it is only slow", url=url)
 
     def cut(self, url: str, detail: str = "") -> ProviderError:
         suffix = f" ({detail})" if detail else ""

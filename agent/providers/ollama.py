@@ -26,10 +26,10 @@ from agent.providers.base import (
 )
 from agent.providers.http import (
     BASE_URL_SETTING,
+    ProgressClock,
     ServerErrors,
     error_from_json,
     get_json,
-    iter_lines,
     open_stream,
     server_root,
     stream_timeout,
@@ -57,6 +57,7 @@ class OllamaProvider:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.base_url = server_root(base_url)
+        self._stall_timeout = stall_timeout
         self._timeout = stream_timeout(connect_timeout, stall_timeout)
         self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
         self._owns_client = client is None
@@ -69,7 +70,8 @@ class OllamaProvider:
         end: StreamEnd | None = None
         async with open_stream(self._client, url, chat_body(request), headers={}, timeout=self._timeout,
                                errors=errors) as response:
-            async for line in iter_lines(response, errors):
+            clock = ProgressClock(self._stall_timeout, errors, url)
+            async for line in clock.lines(response):
                 if not line.strip():
                     continue
                 try:
@@ -81,13 +83,15 @@ class OllamaProvider:
                 if data.get("error"):
                     message, code = error_from_json(data) or (str(data["error"]), "")
                     raise errors.from_stream_error(message, code, url)
-                for delta in parser.parse(data):
+                deltas = parser.parse(data)
+                for delta in deltas:
                     if isinstance(delta, StreamEnd):
                         end = delta
                         break
                     yield delta
                 if end is not None:
                     break
+                clock.progress(deltas)
         if end is None:
             raise errors.cut(url, "no line with done: true")
         yield end

@@ -27,11 +27,11 @@ from agent.providers.base import (
 )
 from agent.providers.http import (
     BASE_URL_SETTING,
+    ProgressClock,
     ServerErrors,
     SSEDecoder,
     error_from_json,
     get_json,
-    iter_lines,
     open_stream,
     server_root,
     stream_timeout,
@@ -59,6 +59,7 @@ class OpenAICompatProvider:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.base_url = server_root(base_url)
+        self._stall_timeout = stall_timeout
         self._timeout = stream_timeout(connect_timeout, stall_timeout)
         self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
         self._owns_client = client is None
@@ -73,7 +74,8 @@ class OpenAICompatProvider:
         finished = False
         async with open_stream(self._client, url, chat_body(request), headers=self._headers,
                                timeout=self._timeout, errors=errors) as response:
-            async for line in iter_lines(response, errors):
+            clock = ProgressClock(self._stall_timeout, errors, url)
+            async for line in clock.lines(response):
                 event = decoder.feed_line(line)
                 if event is None:
                     continue
@@ -89,8 +91,10 @@ class OpenAICompatProvider:
                 if data.get("error") or event.event == "error":
                     message, code = error_from_json(data) or (event.data, "")
                     raise errors.from_stream_error(message, code, url)
-                for delta in parser.parse(data):
+                deltas = parser.parse(data)
+                for delta in deltas:
                     yield delta
+                clock.progress(deltas)
         if not finished:
             raise errors.cut(url, "no data: [DONE]")
         yield parser.end()

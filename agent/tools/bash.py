@@ -1,4 +1,7 @@
-"""Bash: run a shell command in the workspace root, after the bash policy has allowed it.
+"""Bash: run a shell command in the workspace root, in the sandbox (agent/sandbox/).
+
+The bash policy decides what runs without asking; the sandbox is what contains it. Where no sandbox
+can start, every command needs the user's approval.
 
 The output is cleaned for a model's eyes (ANSI escapes and progress-bar redraws removed, long
 output cut to its head and tail) and always ends with the exit code, so "no output" can never be
@@ -13,6 +16,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from agent.bash_policy import check
+from agent.sandbox import containment
 from agent.tools.base import Tool, ToolContext, ToolResult, cap_output
 from agent.tools.failures import failure
 from agent.workspace import WorkspaceError
@@ -65,21 +69,26 @@ class Bash(Tool):
 
     async def run(self, args: BashInput, ctx: ToolContext) -> ToolResult:
         settings = ctx.settings
+        where = containment(settings)
+        if where.refusal:
+            return self._refuse(args.command, where.refusal)
         decision = check(args.command, settings.bash, settings.bash_allow, root=ctx.workspace.root)
-        if not decision.allowed:
-            if not decision.needs_confirmation:
-                return self._refuse(args.command, f"the bash policy refuses it: {decision.reason}")
+        if not decision.allowed and not decision.needs_confirmation:
+            return self._refuse(args.command, f"the bash policy refuses it: {decision.reason}")
+        # The allow-list only says what runs without asking; the sandbox is what contains it. With
+        # no sandbox, nothing runs without the user's yes.
+        why_ask = where.consent or (None if decision.allowed else decision.reason)
+        if why_ask is not None:
             if ctx.confirm is None:
                 return self._refuse(
-                    args.command,
-                    f"it needs the user's approval ({decision.reason}) and nobody can be asked here",
+                    args.command, f"it needs the user's approval ({why_ask}) and nobody can be asked here"
                 )
             if not await ctx.confirm(args.command):
                 return self._refuse(args.command, "the user declined to run it")
 
         timeout = min(float(args.timeout) if args.timeout else settings.bash_timeout, MAX_TIMEOUT_S)
         try:
-            result = await ctx.workspace.run(args.command, timeout)
+            result = await ctx.workspace.run(args.command, timeout, where.policy)
         except WorkspaceError as exc:
             return failure(exc)
         except OSError as exc:
@@ -98,6 +107,8 @@ class Bash(Tool):
         else:
             footer = f"[exit code {result.exit_code}]"
             outcome = f"exit {result.exit_code}"
+        for note in result.notes:
+            footer += f"\n[{note}]"
         return ToolResult(
             content=f"{body}\n{footer}",
             is_error=result.timed_out or result.exit_code != 0,

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from agent.tools.base import Tool, ToolContext, ToolResult, cap_output
 from agent.tools.failures import failure, missing_file
-from agent.workspace import FileMissing, WorkspaceError
+from agent.workspace import MAX_FILE_BYTES, FileMissing, WorkspaceError, refuse_repository_metadata
 
 DIFF_CONTEXT = 3
 MAX_DIFF_LINES = 80
@@ -213,7 +213,8 @@ class Edit(Tool):
     name = "Edit"
     description = (
         "Change an existing file: replace old_string, copied exactly from the file, with new_string. "
-        "old_string must match exactly one place unless replace_all is true."
+        "old_string must match exactly one place unless replace_all is true. Files over "
+        f"{MAX_FILE_BYTES // (1024 * 1024)} MiB cannot be changed."
     )
     Input: ClassVar[type[BaseModel]] = EditInput
 
@@ -221,6 +222,8 @@ class Edit(Tool):
         workspace = ctx.workspace
         try:
             path = workspace.relative(args.file_path)
+            # Before matching, so the model is not sent to fix an old_string it may not apply.
+            refuse_repository_metadata(path)
         except WorkspaceError as exc:
             return failure(exc, args.file_path)
         try:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import difflib
 
 from agent.tools.base import ToolResult
-from agent.workspace import PathOutsideWorkspace, Workspace, WorkspaceError
+from agent.workspace import PathRefused, Workspace, WorkspaceError
 
 _MAX_SUGGESTIONS = 5
 
 
 def failure(exc: WorkspaceError, path: str | None = None) -> ToolResult:
-    """The result for a WorkspaceError; a path outside the root is marked as a guard refusal."""
-    refused = isinstance(exc, PathOutsideWorkspace)
+    """The result for a WorkspaceError; a guarded path (outside the root, a hard link, `.git`) is
+    marked as a guard refusal."""
+    refused = isinstance(exc, PathRefused)
     return ToolResult(
         content=f"Error: {exc}",
         is_error=True,

@@ -1,39 +1,53 @@
-"""Grep: search file contents with a regular expression.
+"""Grep: search file contents with a regular expression, never holding up the event loop.
 
-On a DiskWorkspace with ripgrep installed, ripgrep does the work (fast on big trees); otherwise,
-or when ripgrep rejects a pattern Python accepts (look-arounds, say), Python's `re` searches the
-files the Workspace lists. Both see the same files: hidden ones included, .gitignore not applied,
-the workspace's skipped folders left out, binary files ignored.
+ripgrep (`rg`, installed by scripts/deps/base.sh, else found on PATH) searches the workspace's folder
+on disk in every kind of workspace, as a child process killed at RIPGREP_TIMEOUT_S. It sees hidden
+files, applies .gitignore (and .ignore) files even outside a git repository, leaves out the
+workspace's skipped folders, binary files and hard links (as the Workspace does). A workspace whose
+texts differ from disk (the editor's: unsaved buffers and the agent's pending files) hands them over
+with `texts_over_disk()`; ripgrep searches them in a private temporary copy, beside the ignore files
+that govern them, and their matches replace the disk's for those paths.
+
+Without ripgrep, or when it rejects a pattern Python accepts, Python's `re` searches the files the
+Workspace lists (.gitignore not applied), overlay texts included, in a child process
+(agent/tools/grep_worker.py) killed at PYTHON_SEARCH_TIMEOUT_S: `re` holds the GIL for the whole of
+one line's match, so a thread would not free the loop from a backtracking pattern. Either way a search
+cut short returns what it found, with a note saying why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
-import time
+import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar, Literal
+from pathlib import Path, PurePosixPath
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.failures import failure
 from agent.tools.glob import PathMatcher
-from agent.workspace import SKIP_DIRS, DiskWorkspace, NotText, Workspace, WorkspaceError
+from agent.tools.grep_worker import FileMatches, GrepJob, JobFile
+from agent.workspace import SKIP_DIRS, Workspace, WorkspaceError
 
 MAX_OUTPUT_CHARS = 20_000
 MAX_LINE_CHARS = 500
 RIPGREP_TIMEOUT_S = 30.0
-# The Python search matches in a worker thread, line by line, so the event loop (the editor's connection)
-# gets the GIL back between lines even for a backtracking pattern; past this it stops with a note.
 PYTHON_SEARCH_TIMEOUT_S = 30.0
-# ripgrep output read past this point is not needed to fill MAX_OUTPUT_CHARS.
-_RIPGREP_READ_LIMIT = 4_000_000
-_RIPGREP_LINE_LIMIT = 16 * 1024 * 1024
+# Output read past this point is not needed to fill MAX_OUTPUT_CHARS.
+_READ_LIMIT = 4_000_000
+_LINE_LIMIT = 16 * 1024 * 1024
+# The files ripgrep takes ignore rules from; copied beside overlay texts so the same rules hold there.
+_IGNORE_FILES = (".gitignore", ".ignore", ".rgignore")
 
 OutputMode = Literal["files_with_matches", "content", "count"]
 
@@ -72,6 +86,13 @@ class _Search:
         return self.files.setdefault(path, _FileHits())
 
 
+@runtime_checkable
+class OverlaidWorkspace(Protocol):
+    async def texts_over_disk(self, path: str) -> dict[str, str]:
+        """Texts under `path` that may differ from disk, by workspace-relative path."""
+        ...
+
+
 class Grep(Tool):
     name = "Grep"
     description = (
@@ -85,9 +106,8 @@ class Grep(Tool):
 
     async def run(self, args: GrepInput, ctx: ToolContext) -> ToolResult:
         workspace = ctx.workspace
-        flags = re.IGNORECASE if args.case_insensitive else 0
         try:
-            regex = re.compile(args.pattern, flags)
+            re.compile(args.pattern, re.IGNORECASE if args.case_insensitive else 0)
         except re.error as exc:
             return _error(
                 f"invalid regular expression {args.pattern!r}: {exc}. "
@@ -101,12 +121,13 @@ class Grep(Tool):
             base = workspace.relative(args.path)
             if not await workspace.exists(base):
                 return _error(f"no file or folder {base}. Use path '.' to search the whole workspace.")
+            overlay = await workspace.texts_over_disk(base) if isinstance(workspace, OverlaidWorkspace) else {}
             search = None
             rg = shutil.which("rg") if self.use_ripgrep else None
-            if rg and isinstance(workspace, DiskWorkspace):
-                search = await _ripgrep(rg, workspace.root, base, args, await workspace.is_dir(base))
+            if rg:
+                search = await _ripgrep_workspace(rg, workspace, base, args, overlay)
             if search is None:
-                search = await _python_search(workspace, base, regex, matcher, args.context)
+                search = await _python_search(workspace, base, args, matcher, overlay)
         except WorkspaceError as exc:
             return failure(exc, args.path)
         return _render(search, args, base)
@@ -116,67 +137,183 @@ def _error(message: str) -> ToolResult:
     return ToolResult(content=f"Error: {message}", is_error=True, summary="Grep failed")
 
 
-# --- pure Python --------------------------------------------------------------------------------
+def _too_slow(seconds: float) -> str:
+    return f"the search took longer than {seconds:.0f} s; simplify the pattern or narrow the path"
+
+
+# --- a bounded child process ----------------------------------------------------------------------
+
+
+async def _run_bounded(
+    argv: list[str], cwd: Path, timeout: float, on_line: Callable[[bytes], None], search: _Search,
+    stdin: bytes | None = None,
+) -> int | None:
+    """Run `argv`, handing each line it prints to `on_line`, until it exits, `timeout` passes or it has
+    printed enough (`search.incomplete` says which); it is killed then, and on cancellation. Returns its
+    exit status, or None when it could not start."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            limit=_LINE_LIMIT,
+        )
+    except OSError:
+        return None
+    assert proc.stdout is not None  # a pipe, by the call above
+    feeding = asyncio.create_task(_feed(proc, stdin)) if stdin is not None else None
+    read = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while raw := await proc.stdout.readline():
+                read += len(raw)
+                on_line(raw)
+                if read > _READ_LIMIT:
+                    search.incomplete = "too many matches"
+                    break
+            else:
+                # Let it exit on its own: killing reaps it through Popen.poll(), under the nose of asyncio's
+                # child watcher, which then reports exit status 255 instead of the real one.
+                await proc.wait()
+    except TimeoutError:
+        search.incomplete = _too_slow(timeout)
+    except ValueError:
+        search.incomplete = "a matching line was too long to read"
+    finally:
+        if proc.returncode is None:  # cut short: its exit status no longer matters
+            proc.kill()
+        if feeding is not None:
+            feeding.cancel()
+        await proc.wait()
+    return proc.returncode
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    assert proc.stdin is not None  # a pipe, by the caller
+    try:
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        proc.stdin.close()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the child ended (or was killed) before reading it all: its output says enough
+
+
+# --- pure Python, in a child process --------------------------------------------------------------
 
 
 async def _python_search(
-    workspace: Workspace, base: str, regex: re.Pattern[str], matcher: PathMatcher | None, context: int
+    workspace: Workspace, base: str, args: GrepInput, matcher: PathMatcher | None, overlay: dict[str, str]
 ) -> _Search:
-    search = _Search()
     prefix = "" if base == "." else base + "/"
-    deadline = time.monotonic() + PYTHON_SEARCH_TIMEOUT_S
+    files: list[JobFile] = []
     for path in await workspace.list_files(base):
         if matcher is not None and not matcher.matches(path.removeprefix(prefix) if prefix else path):
             continue
+        files.append(JobFile(path=path, text=overlay.get(path)))
+    job = GrepJob(root=str(workspace.root), pattern=args.pattern, ignore_case=args.case_insensitive,
+                  context=args.context, first_match_only=args.output_mode == "files_with_matches",
+                  max_line_chars=MAX_LINE_CHARS + 1, files=files)
+    search = _Search()
+
+    def take(raw: bytes) -> None:
         try:
-            text = await workspace.read_text(path)
-        except (NotText, WorkspaceError):
-            continue  # binary or unreadable: not searchable text
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
-        if lines and lines[-1] == "":
-            lines.pop()
-        matched, finished = await asyncio.to_thread(_matching_lines, lines, regex, deadline)
-        if not finished:
-            search.incomplete = (f"the search took longer than {PYTHON_SEARCH_TIMEOUT_S:.0f} s; "
-                                 "simplify the pattern or narrow the path")
-        if not matched:
-            if not finished:
-                break
-            continue
-        hits = search.hit(path)
-        hits.count = len(matched)
-        for n in matched:
-            hits.lines[n + 1] = (lines[n], True)
-        for n in matched:
-            for k in range(max(0, n - context), min(len(lines), n + context + 1)):
-                hits.lines.setdefault(k + 1, (lines[k], False))
-        if not finished:
-            break
+            found = FileMatches.model_validate_json(raw)
+        except ValidationError:
+            return
+        hits = search.hit(found.path)
+        hits.count = found.count
+        hits.lines = {number: (text, is_match) for number, text, is_match in found.lines}
+
+    # -P: the workspace (the child's cwd) must not shadow our modules.
+    argv = [sys.executable, "-P", "-m", "agent.tools.grep_worker"]
+    status = await _run_bounded(argv, workspace.root, PYTHON_SEARCH_TIMEOUT_S, take, search,
+                                stdin=job.model_dump_json().encode("utf-8"))
+    if status != 0 and not search.incomplete:
+        search.incomplete = "the search failed part-way" if status is not None else "Python could not be started"
     return search
 
 
-def _matching_lines(lines: list[str], regex: re.Pattern[str], deadline: float) -> tuple[list[int], bool]:
-    """Indexes of the lines that match, and False when the deadline cut the scan short."""
-    matched: list[int] = []
-    for n, line in enumerate(lines):
-        if time.monotonic() > deadline:
-            return matched, False
-        if regex.search(line):
-            matched.append(n)
-    return matched, True
+# --- ripgrep --------------------------------------------------------------------------------------
 
 
-# --- ripgrep ------------------------------------------------------------------------------------
+async def _ripgrep_workspace(
+    rg: str, workspace: Workspace, base: str, args: GrepInput, overlay: dict[str, str]
+) -> _Search | None:
+    """ripgrep over the disk, and over the overlay texts, whose matches replace the disk's for their
+    paths; None when ripgrep cannot run or rejects the pattern (Python searches instead)."""
+    root = workspace.root
+    base_is_dir = await workspace.is_dir(base)
+    on_disk = _ripgrep(rg, root, base, args, base_is_dir)
+    if overlay:
+        search, overlaid = await asyncio.gather(on_disk, _ripgrep_overlay(rg, root, base, args, base_is_dir, overlay))
+    else:
+        search, overlaid = await on_disk, _Search()
+    if search is None or overlaid is None:
+        return None
+    search.files = await asyncio.to_thread(_plain_files, root, search.files)
+    for path in overlay:
+        search.files.pop(path, None)
+    search.files.update({path: hits for path, hits in overlaid.files.items() if path in overlay})
+    search.incomplete = search.incomplete or overlaid.incomplete
+    return search
+
+
+def _plain_files(root: Path, files: dict[str, _FileHits]) -> dict[str, _FileHits]:
+    """The matches in regular files with a single link: the Workspace reads no other kind (a hard link
+    can lead out of the workspace), and ripgrep cannot be told to skip them."""
+    kept: dict[str, _FileHits] = {}
+    for path, hits in files.items():
+        try:
+            found = os.lstat(root / path)
+        except OSError:
+            continue
+        if stat.S_ISREG(found.st_mode) and found.st_nlink == 1:
+            kept[path] = hits
+    return kept
+
+
+async def _ripgrep_overlay(
+    rg: str, root: Path, base: str, args: GrepInput, base_is_dir: bool, overlay: dict[str, str]
+) -> _Search | None:
+    try:
+        with tempfile.TemporaryDirectory(prefix="lc-grep-") as folder:  # a few small files: quick to remove
+            await asyncio.to_thread(_copy_overlay, root, overlay, Path(folder))
+            return await _ripgrep(rg, Path(folder), base, args, base_is_dir)
+    except OSError:  # no room for the copy, say: the Python search takes the texts directly
+        return None
+
+
+def _copy_overlay(root: Path, overlay: dict[str, str], tree: Path) -> None:
+    """Put the overlay texts in `tree` at their paths, with copies of the ignore files on disk that
+    apply to them (from the root down to each one's folder)."""
+    for path, text in overlay.items():
+        target = tree / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8", errors="replace"))
+    for path in overlay:
+        for folder in PurePosixPath(path).parents:
+            for name in _IGNORE_FILES:
+                rules = (folder / name).as_posix()
+                source, copy = root / rules, tree / rules
+                if rules not in overlay and not copy.exists() and source.is_file():
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, copy)
 
 
 async def _ripgrep(rg: str, root: Path, base: str, args: GrepInput, base_is_dir: bool) -> _Search | None:
-    """Search with ripgrep; None when it cannot run or rejects the pattern (use Python instead)."""
+    """Search `base` under `root` with ripgrep; None when it cannot run or rejects the pattern."""
+    if not (root / base).exists():
+        return _Search()  # a file or folder the agent has only proposed: in the overlay alone
     # Run inside the searched folder, so --glob means the same as in the Python search.
     cwd = root / base if base_is_dir else (root / base).parent
     target = "." if base_is_dir else (root / base).name
     folder = base if base_is_dir else base.rpartition("/")[0]
     prefix = "" if folder in (".", "") else folder + "/"
-    argv = [rg, "--no-config", "--hidden", "--no-ignore", "--no-messages", "--color=never", "--with-filename"]
+    # --engine=auto: PCRE2 for what the default engine lacks (look-around, backreferences).
+    argv = [rg, "--no-config", "--hidden", "--no-require-git", "--engine=auto", "--no-messages", "--color=never",
+            "--with-filename"]
     for name in sorted(SKIP_DIRS):
         argv += ["--glob", f"!{name}/"]
     if args.glob:
@@ -191,37 +328,10 @@ async def _ripgrep(rg: str, root: Path, base: str, args: GrepInput, base_is_dir:
         argv += ["--json", f"--context={args.context}"]
     argv += ["--", args.pattern, target]
 
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            limit=_RIPGREP_LINE_LIMIT,
-        )
-    except OSError:
-        return None
-    assert proc.stdout is not None  # a pipe, by the call above
     search = _Search()
-    read = 0
-    try:
-        async with asyncio.timeout(RIPGREP_TIMEOUT_S):
-            while raw := await proc.stdout.readline():
-                read += len(raw)
-                _parse_ripgrep_line(raw, args.output_mode, prefix, search)
-                if read > _RIPGREP_READ_LIMIT:
-                    search.incomplete = "too many matches"
-                    break
-    except TimeoutError:
-        search.incomplete = f"the search took longer than {RIPGREP_TIMEOUT_S:.0f} s"
-    except ValueError:
-        search.incomplete = "a matching line was too long to read"
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-    if proc.returncode not in (0, 1) and not search.files and not search.incomplete:
+    status = await _run_bounded(argv, cwd, RIPGREP_TIMEOUT_S,
+                                lambda raw: _parse_ripgrep_line(raw, args.output_mode, prefix, search), search)
+    if status is None or (status not in (0, 1) and not search.files and not search.incomplete):
         # ripgrep failed without finding anything (exit 2: typically a pattern it cannot parse; any
         # other status: it did not run properly): the Python search answers instead.
         return None

@@ -2,7 +2,8 @@
 
 The window ends at `limit` lines or when the text would overflow the tool-output cap, whichever
 comes first, and then says exactly which offset continues, so the model never sees a file cut in
-the middle without knowing how to get the rest.
+the middle without knowing how to get the rest. A file over MAX_FILE_BYTES is never loaded whole:
+its window is streamed from disk line by line (its lines are not counted) and the cap is named.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agent.tools.base import MAX_OUTPUT_CHARS, Tool, ToolContext, ToolResult, cap_output
 from agent.tools.failures import failure, missing_file
-from agent.workspace import FileMissing, WorkspaceError
+from agent.workspace import MAX_FILE_BYTES, FileMissing, FileTooLarge, WorkspaceError
 
 DEFAULT_LIMIT = 2000
 MAX_LINE_CHARS = 2000
@@ -42,7 +43,8 @@ class Read(Tool):
     name = "Read"
     description = (
         "Read a text file. Lines come numbered from 1. Long files come in windows: "
-        "use offset and limit to read a given range."
+        f"use offset and limit to read a given range. Files over {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+        "are read from disk a window at a time and cannot be changed."
     )
     Input: ClassVar[type[BaseModel]] = ReadInput
 
@@ -52,6 +54,9 @@ class Read(Tool):
             path = workspace.relative(args.file_path)
         except WorkspaceError as exc:
             return failure(exc, args.file_path)
+        start = max(args.offset or 1, 1)
+        limit = args.limit or DEFAULT_LIMIT
+        too_large: FileTooLarge | None = None
         try:
             if await workspace.is_dir(path):
                 return ToolResult(
@@ -63,47 +68,52 @@ class Read(Tool):
                     summary=f"Read {path}: a folder",
                     path=path,
                 )
-            text = await workspace.read_text(path)
+            try:
+                lines = split_lines(await workspace.read_text(path))
+                total: int | None = len(lines)
+                window = [_cut(line) for line in lines[start - 1 : start - 1 + limit]]
+            except FileTooLarge as exc:
+                too_large = exc
+                streamed = await workspace.read_window(path, start, limit, MAX_LINE_CHARS, _WINDOW_CHARS)
+                total, window = streamed.total, streamed.lines
         except FileMissing:
             return await missing_file(workspace, path, "Read")
         except WorkspaceError as exc:
             return failure(exc, path)
         ctx.read_paths.add(path)
 
-        lines = split_lines(text)
-        total = len(lines)
         if total == 0:
             return ToolResult(content=f"({path} is empty)", summary=f"Read {path} (empty)", path=path)
-        start = max(args.offset or 1, 1)
-        if start > total:
+        if not window:
             return ToolResult(
                 content=f"Error: offset {start} is past the end of {path}, which has {total} lines.",
                 is_error=True,
                 summary=f"Read {path}: offset past end",
                 path=path,
             )
-        limit = args.limit or DEFAULT_LIMIT
         shown: list[str] = []
         used = 0
-        for number in range(start, min(total, start + limit - 1) + 1):
-            line = lines[number - 1]
-            if len(line) > MAX_LINE_CHARS:
-                line = (
-                    f"{line[:MAX_LINE_CHARS]} [... {len(line) - MAX_LINE_CHARS} more characters on this line]"
-                )
+        for number, (line, cut) in enumerate(window, start):
+            if cut:
+                line = f"{line} [... {cut} more characters on this line]"
             entry = f"{number:>6}\t{line}"
             if shown and used + len(entry) + 1 > _WINDOW_CHARS:
                 break
             shown.append(entry)
             used += len(entry) + 1
         last = start + len(shown) - 1
-        if last < total:
-            shown.append(
-                f"[... showing lines {start}-{last} of {total}. "
-                f"To continue, call Read with offset={last + 1}.]"
-            )
+        of = f" of {total}" if total is not None else ""
+        if total is None or last < total:
+            shown.append(f"[... showing lines {start}-{last}{of}. To continue, call Read with offset={last + 1}.]")
+        if too_large is not None:
+            shown.append(f"[{too_large}]")
         return ToolResult(
             content=cap_output("\n".join(shown)),
-            summary=f"Read {path} (lines {start}-{last} of {total})",
+            summary=f"Read {path} (lines {start}-{last}{of})",
             path=path,
         )
+
+
+def _cut(line: str) -> tuple[str, int]:
+    """A line as a window holds it: its first MAX_LINE_CHARS characters and how many more it has."""
+    return line[:MAX_LINE_CHARS], max(len(line) - MAX_LINE_CHARS, 0)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.failures import failure
-from agent.workspace import FileExists, WorkspaceError
+from agent.workspace import FileExists, WorkspaceError, refuse_repository_metadata
 
 GUARD = "write_guard"
 
@@ -72,6 +72,8 @@ class Write(Tool):
         workspace = ctx.workspace
         try:
             path = workspace.relative(args.file_path)
+            # Before the write guard, which would send the model to Edit a file it may not change.
+            refuse_repository_metadata(path)
         except WorkspaceError as exc:
             return failure(exc, args.file_path)
         try:

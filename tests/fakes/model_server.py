@@ -73,6 +73,7 @@ class RequestLog(BaseModel):
     script_error: str | None = None  # the reply callable raised this; the client got HTTP 500
     status: int = 200
     tokens_sent: int = 0  # generated tokens the client was sent before the response ended
+    frames_sent: int = 0  # stream units (NDJSON lines, SSE events, keep-alives included) sent
     completed: bool = False  # the response went out in full, terminator included
     client_closed_early: bool = False  # the client hung up before the response was complete
     started_at: float = Field(default_factory=time.monotonic)
@@ -502,7 +503,7 @@ class ScriptedModelServer:
             self._changed.notify_all()
 
     def _sent(self, entry: RequestLog, frame: Frame) -> None:
-        self._update(entry, tokens_sent=entry.tokens_sent + frame.tokens)
+        self._update(entry, tokens_sent=entry.tokens_sent + frame.tokens, frames_sent=entry.frames_sent + 1)
 
     def _finish(self, entry: RequestLog, *, completed: bool, closed: bool) -> None:
         self._update(entry, completed=completed, client_closed_early=closed, finished_at=time.monotonic())

@@ -31,6 +31,9 @@ Fault = Literal[
     "truncated",  # half a line / SSE event, then the response ends cleanly (chunked terminator)
     "huge_line",  # one extra line of `huge_line_bytes` (a field clients ignore), then the stream goes on
     "tiny_chunks",  # the whole body goes out in HTTP chunks of `tiny_chunk_bytes` bytes
+    # Mid-stream, keep-alives for ever (one every `keepalive_interval` s) until the client leaves: blank
+    # lines and empty-content lines (Ollama); `: ping` comments, empty deltas and "" content (OpenAI).
+    "keepalive",
 ]
 HTTP_FAULTS = frozenset({"http_500", "http_503", "http_503_empty", "model_not_found", "tools_unsupported",
                          "context_overflow"})
@@ -80,6 +83,7 @@ class Reply(BaseModel):
     never_ends_cap: int = 200_000  # tokens after which a never-ending stream gives up
     huge_line_bytes: int = 1_000_000
     tiny_chunk_bytes: int = 1
+    keepalive_interval: float = 0.1
 
     def __init__(self, text: str | None = None, /, **data: Any) -> None:
         if text is not None:

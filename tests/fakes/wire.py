@@ -7,6 +7,7 @@ answer with an error, stream the frames, or stream them with a fault spliced in.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ class Wire(Protocol):
 
     def padding_frame(self, size: int) -> Frame: ...
 
+    def keepalive_frames(self) -> list[Frame]:
+        """Frames that keep the connection busy and carry no output, sent in turn by the keepalive fault."""
+        ...
+
     def error_frame(self, message: str) -> Frame: ...
 
     def error_reply(self, fault: Fault) -> Complete: ...
@@ -109,6 +114,10 @@ def _with_fault(wire: Wire, reply: Reply) -> Iterator[Step]:
                 return
             if reply.fault == "huge_line":
                 yield wire.padding_frame(reply.huge_line_bytes)
+            if reply.fault == "keepalive":
+                for keepalive in itertools.cycle(wire.keepalive_frames()):
+                    yield Stall(reply.keepalive_interval)
+                    yield keepalive
             if reply.fault == "stall":
                 yield Stall(reply.stall_seconds)
             elif reply.fault == "garbage":

@@ -98,6 +98,9 @@ class OllamaWire:
         empty = self._line({"content": ""}, padding="").data
         return Frame(empty.replace(b'"padding":""', b'"padding":"' + b"x" * max(0, size - len(empty)) + b'"'))
 
+    def keepalive_frames(self) -> list[Frame]:
+        return [Frame(b"\n"), self._line({"content": ""}), Frame(b"  \r\n")]
+
     def error_frame(self, message: str) -> Frame:
         return Frame(dumps({"error": message}) + b"\n")
 

@@ -133,6 +133,9 @@ class OpenAIWire:
         empty = _event(self._chunk([], padding="")).data
         return Frame(empty.replace(b'"padding":""', b'"padding":"' + b"x" * max(0, size - len(empty)) + b'"'))
 
+    def keepalive_frames(self) -> list[Frame]:
+        return [Frame(b": ping\n\n"), self._delta({}), self._delta({"content": ""}), _event(self._chunk([]))]
+
     def error_frame(self, message: str) -> Frame:
         return _event({"error": {"code": 500, "message": message, "type": "server_error"}})
 

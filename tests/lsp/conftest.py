@@ -60,6 +60,7 @@ def server_config() -> ClientServerConfig:
     for name in list(env):
         if name.startswith("LITTLE_CODER_") and name != "LITTLE_CODER_LOG_LEVEL":
             env.pop(name)  # the developer's own settings must not leak into the server under test
+    env["LITTLE_CODER_CONFIG"] = str(ROOT / "tests" / "lsp" / "no-user-config.toml")  # absent on purpose
     return ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client, server_env=env)
 
 

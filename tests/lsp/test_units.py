@@ -67,7 +67,7 @@ def test_pulled_settings_win_and_nulls_are_dropped(tmp_path: Path) -> None:
     settings = EditorSettings()
     settings.set_initialization_options({"littleCoder": {"maxTurns": 5, "backend": "ollama"}})
     settings.set_pulled({"maxTurns": 9, "model": None})
-    resolved = settings.resolve(tmp_path)
+    resolved = settings.resolve(tmp_path).settings
     assert (resolved.max_turns, resolved.backend, resolved.model) == (9, "ollama", None)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from pygls.uris import from_fs_path, to_fs_path
 
+from agent.sandbox import STATE_PREFIX
 from lc_lsp.shadow import SHADOW_PREFIX
 from tests.lsp.conftest import MODEL, server_config
 from tests.lsp.test_stdio import parse_frames
@@ -286,7 +287,8 @@ class LspServer:
                 future.cancel()
 
     def shadow_dirs(self) -> list[Path]:
-        return sorted(self.tmpdir.glob(SHADOW_PREFIX + "*"))
+        """The server's private folders for commands: sandbox session folders, or shadow copies."""
+        return sorted([*self.tmpdir.glob(SHADOW_PREFIX + "*"), *self.tmpdir.glob(STATE_PREFIX + "*")])
 
     def cleanup_tmp(self) -> None:
         shutil.rmtree(self.tmpdir, ignore_errors=True)

@@ -113,9 +113,10 @@ async def cancel_while_streaming(trial: Trial) -> None:
         stage.check_unchanged(trial)
 
 
-SLOW_PATTERN = "(.*)(.*)(.*)=never_there"  # cubic per line: ~0.03 s per file of FILE_LINES lines
-FILE_COUNT = 150
-FILE_LINES = 5
+# A backreference: ripgrep's PCRE2 gives up on it (match limit), so Grep falls back to its Python
+# search, which backtracks exponentially on the long line until its deadline: a tool that runs.
+SLOW_PATTERN = r"(a+)+\1$"
+SLOW_LINE = "a" * 30_000 + "!\n"
 
 
 async def cancel_while_tool_runs(trial: Trial) -> None:
@@ -124,9 +125,7 @@ async def cancel_while_tool_runs(trial: Trial) -> None:
                Reply("Searched.")]
     async with running(trial, replies) as (server, _):
         uri = server.write("leap.py", STUB)
-        line = "value_{0} = compute(alpha, beta, gamma, delta) + offset_{0}  # filler\n"
-        for n in range(FILE_COUNT):
-            server.write(f"pkg/mod{n}.py", "".join(line.format(i) for i in range(FILE_LINES)))
+        server.write("pkg/long_line.txt", SLOW_LINE)
         stage = Stage(server, how)
         await stage.start({"uri": uri, **_implement_here()})
         await server.wait_event(stage.session_id, lambda e: e.get("kind") == "tool_call_started"

@@ -289,7 +289,7 @@ async def restart_mid_session(trial: Trial) -> None:
             # The shell shows up a moment before agent.process holds it; a stop inside that moment is a
             # known agent.process race (reported), not what this scenario is about.
             await asyncio.sleep(SPAWN_SETTLE_S)
-            trial.check(bool(old.shadow_dirs()), "the command ran without a shadow tree")
+            trial.check(bool(old.shadow_dirs()), "the command ran without a session folder (sandbox or copy)")
             trial.fault()
             if how == "SIGKILL":
                 old.kill(signal.SIGKILL)

@@ -11,7 +11,7 @@ from agent.settings import Settings, load_settings
 
 def _settings(**overrides: object) -> Settings:
     # Through load_settings, as the session gets them; an empty environment keeps the test hermetic.
-    return load_settings(overrides=overrides, environ={})
+    return load_settings(overrides=overrides, environ={}).settings
 
 
 # --- matching ---------------------------------------------------------------------------------------

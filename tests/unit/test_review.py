@@ -16,13 +16,16 @@ from hypothesis import strategies as st
 from lsprotocol import types
 
 from agent.workspace import ChangeSet, FileChange
+from lc_lsp import undo
 from lc_lsp.merge3 import merge3
 from lc_lsp.ranges import split_lines
 from lc_lsp.review import (
     ClientEditCaps,
     accepted_hunks,
+    applied_text,
     build_edit,
     propose,
+    rebase,
     rejected_feedback,
     uncreatable,
     unified_diff,
@@ -355,6 +358,75 @@ def test_rejected_feedback_names_rejected_hunks_and_the_comment() -> None:
     assert "no comment" in rejected_feedback([proposal], {"leap.py#1", "leap.py#2"}, None)
 
 
+def test_rejected_feedback_names_hunks_the_editor_failed_and_what_the_user_was_told() -> None:
+    proposal = propose(FileChange("leap.py", LEAP, LEAP_FIXED), LEAP, uri("leap.py"), 1)
+    text = rejected_feedback([proposal], set(), None, failed=frozenset({"leap.py#3"}),
+                             notes=["the editor applied only part of the changes (disk full)"])
+    assert "The editor did not apply 1 of 3 hunks" in text and "+print(leap(1900))" in text
+    assert "accepted all" not in text
+    assert "The user was told: the editor applied only part of the changes (disk full)" in text
+
+
+def test_rebase_moves_hunks_onto_a_file_changed_on_disk_and_reports_collisions() -> None:
+    proposal = propose(FileChange("leap.py", LEAP, LEAP_FIXED), LEAP, uri("leap.py"), None)
+    assert rebase(proposal, LEAP, None) is proposal  # unchanged: nothing to do
+    on_disk = "# header\n" + LEAP.replace("    return True\n", "    return True  # theirs\n")
+    moved = rebase(proposal, on_disk, None)
+    assert moved.current_text == on_disk and moved.version is None
+    assert [h.start_line for h in moved.hunks] == [2, 7]  # one line further down
+    (conflict,) = moved.conflicts
+    assert conflict.old_lines == ("    return True  # theirs\n",) and conflict.label == "leap.py: line 5 (+1 −1)"
+    assert len({h.id for h in [*moved.hunks, *moved.conflicts]}) == 3
+    applied = apply_workspace_edit({uri("leap.py"): on_disk}, {}, build_edit([moved], NEOVIM, session_label="s")[0],
+                                   "utf-8")[uri("leap.py")]
+    assert applied == "# header\n" + LEAP_FIXED.replace(
+        "    return year % 100 != 0 or year % 400 == 0\n", "    return True  # theirs\n")
+    # A buffer opened meanwhile gets its version; a new file that now exists becomes a conflict.
+    assert rebase(proposal, LEAP, 4).version == 4
+    created = propose(FileChange("new.py", None, "x = 1\n"), None, uri("new.py"), None)
+    assert rebase(created, "y = 2\n", None).hunks == []
+
+
+def _applied(before: str | None, after: str) -> undo.AppliedFile:
+    return undo.AppliedFile("leap.py", uri("leap.py"), [undo.AppliedStep(before, after)])
+
+
+def test_undo_plan_keeps_the_users_lines_and_reports_them() -> None:
+    current = "# mine\n" + LEAP_FIXED.replace("print(leap(1900))\n", "print(leap(1904))\n")
+    plan = undo.plan(_applied(LEAP, LEAP_FIXED), current)
+    assert plan.target == "# mine\n" + LEAP.replace("print(leap(2000))\n", "print(leap(1904))\nprint(leap(2000))\n")
+    assert plan.kept == [undo.Kept(path="leap.py", where="line 8", reason="you changed them since")]
+    assert undo.message("fix", ["leap.py"], plan.kept, []) == (
+        "little-coder: undo of fix: kept your edits in leap.py line 8; undid the rest.")
+
+
+def test_undo_plan_of_a_created_file() -> None:
+    assert undo.plan(_applied(None, "x = 1\n"), "x = 1\n").target is None  # untouched: delete it
+    edited = undo.plan(_applied(None, "x = 1\n"), "x = 1\ny = 2\n")
+    assert edited.target == "x = 1\ny = 2\n" and not edited.changes
+    assert [k.where for k in edited.kept] == [undo.WHOLE_FILE]
+    gone = undo.plan(_applied(None, "x = 1\n"), None)
+    assert not gone.changes and gone.kept == []
+    deleted = undo.plan(_applied(LEAP, LEAP_FIXED), None)
+    assert not deleted.changes and deleted.kept[0].reason == "you deleted it since"
+
+
+def test_undo_plan_replays_several_steps_backwards() -> None:
+    first, second = LEAP.replace("year % 4", "year % 4 != 0"), LEAP_FIXED
+    applied = undo.AppliedFile("leap.py", uri("leap.py"), [undo.AppliedStep(LEAP, first),
+                                                          undo.AppliedStep(first, second)])
+    assert undo.plan(applied, second).target == LEAP
+    created = undo.AppliedFile("n.py", uri("n.py"), [undo.AppliedStep(None, "a\n"), undo.AppliedStep("a\n", "b\n")])
+    assert undo.plan(created, "b\n").target is None
+
+
+def test_undo_message_names_what_the_editor_did_not_apply() -> None:
+    assert undo.message("fix", ["a.py"], [], ["b.py"], "disk full") == (
+        "little-coder: undo of fix: undid its changes to a.py; the editor did not apply the undo to b.py "
+        "(disk full); they are unchanged and still undoable.")
+    assert undo.message("fix", [], [], []) == "little-coder: undo of fix: nothing was left to undo."
+
+
 def test_client_caps_from_real_client_presets() -> None:
     vscode = ClientEditCaps.from_client(pytest_lsp.client_capabilities("visual-studio-code"), "utf-16")
     assert vscode == ClientEditCaps(True, True, True, "utf-16")
@@ -421,6 +493,7 @@ def test_round_trip_and_any_subset_of_hunks_is_recognized(
     all_ids = {h.id for h in proposal.hunks}
     expected = {hunk_of[a] for a in chosen}
     assert accepted_hunks(proposal, partly) == (expected, all_ids - expected)
+    assert applied_text(proposal, expected) == partly  # what undo records as written
 
 
 @settings(max_examples=200, deadline=None)
@@ -456,3 +529,19 @@ def test_changes_fallback_round_trip(change: FileChange) -> None:
     edit, _ = build_edit([proposal], NEOVIM, session_label="s")
     applied = apply_workspace_edit({uri("f.txt"): change.base}, {}, edit, "utf-8")
     assert applied[uri("f.txt")] == change.proposed
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_undo_reverts_the_agent_and_never_the_user(data: st.DataObject) -> None:
+    before_lines = data.draw(line_lists())
+    before = render(before_lines, data.draw(st.booleans()))
+    after_lines = data.draw(edit_sequences(split_lines(before)))
+    after = render(after_lines, data.draw(st.booleans()))
+    assert undo.plan(_applied(before, after), after).target == before  # untouched since: exactly back
+
+    current = render(data.draw(edit_sequences(split_lines(after))), data.draw(st.booleans()))
+    plan = undo.plan(_applied(before, after), current)
+    assert plan.target is not None
+    after_set = set(split_lines(after))
+    assert {line for line in split_lines(current) if line not in after_set} <= set(split_lines(plan.target))

@@ -27,7 +27,7 @@ from agent.transcript import Transcript
 def test_layers_file_then_environment_then_arguments(tmp_path: Path) -> None:
     (tmp_path / ".little-coder.toml").write_text('model = "from-file"\nmax_turns = 7\nbash = "never"\n')
     env = {"LITTLE_CODER_MAX_TURNS": "9", "LITTLE_CODER_BASH_ALLOW": "make, cargo", "LITTLE_CODER_API_KEY": "s3"}
-    settings = load_settings(tmp_path, {"bash": "always", "maxTurns": None}, env)
+    settings = load_settings(tmp_path, {"bash": "always", "maxTurns": None}, env).settings
     assert settings.model == "from-file"  # file
     assert settings.max_turns == 9  # environment beats the file; a None argument does not count
     assert settings.bash == "always"  # arguments beat everything
@@ -38,7 +38,7 @@ def test_layers_file_then_environment_then_arguments(tmp_path: Path) -> None:
 
 def test_camel_and_kebab_keys_are_accepted(tmp_path: Path) -> None:
     (tmp_path / ".little-coder.toml").write_text('[little-coder]\nthinking-budget = 512\n')
-    settings = load_settings(tmp_path, {"contextSize": 8192}, {})
+    settings = load_settings(tmp_path, {"contextSize": 8192}, {}).settings
     assert settings.thinking_budget == 512 and settings.context_size == 8192
 
 

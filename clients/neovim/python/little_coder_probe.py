@@ -57,12 +57,15 @@ def main() -> int:
     editor.set_initialization_options(request.get("settings") or {})
     root = Path(request["root"]) if request.get("root") else None
     try:
-        settings = editor.resolve(root)
+        loaded = editor.resolve(root)
     except SettingsError as exc:
         report["settings_error"] = settings_message(exc)
         print(json.dumps(report))
         return 0
+    settings = loaded.settings
     report["settings"] = settings.model_dump(include={"backend", "base_url", "model", "review", "max_turns"})
+    if loaded.notice:
+        report["settings_notice"] = loaded.notice
     report["model_server"] = asyncio.run(_model_server(settings))
     print(json.dumps(report))
     return 0

@@ -40,7 +40,8 @@ export function cancellable(sessions: readonly SessionStatus[]): SessionStatus[]
 
 /** Sessions with something to revise: hunks the user turned down (or that collided with their edits). */
 export function revisable(sessions: readonly SessionStatus[]): SessionStatus[] {
-  return sessions.filter((s) => s.rejected.length > 0 || s.state === 'conflicted' || s.state === 'refused');
+  return sessions.filter((s) => s.rejected.length > 0 || (s.failed?.length ?? 0) > 0
+    || s.state === 'conflicted' || s.state === 'refused');
 }
 
 /** `littleCoder.revise` arguments; a blank comment is left out. */
@@ -51,10 +52,14 @@ export function reviseArguments(sessionId: string, comment: string | undefined):
 
 /** One line for a quick pick: what the session did and what became of its hunks. */
 export function sessionDescription(session: SessionStatus): string {
-  const hunks = session.accepted.length + session.rejected.length;
+  const failed = session.failed?.length ?? 0;
+  const hunks = session.accepted.length + session.rejected.length + failed;
   const parts = [session.state.replace('_', ' ')];
   if (hunks > 0) {
     parts.push(`${session.rejected.length} of ${hunks} hunks rejected`);
+  }
+  if (failed > 0) {
+    parts.push(`${failed} not applied by the editor`);
   }
   if (session.changedFiles.length > 0) {
     parts.push(session.changedFiles.join(', '));

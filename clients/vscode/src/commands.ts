@@ -23,6 +23,17 @@ export const COMMANDS = {
   restart: 'little-coder.restart',
 } as const;
 
+/** What `littleCoder.undo` answers (lc_lsp/undo.py UndoResult). */
+interface UndoReply {
+  sessionId?: string;
+  state?: string;
+  undone?: boolean;
+  files?: string[];
+  kept?: { path: string; where: string; reason: string }[];
+  notUndone?: string[];
+  message?: string;
+}
+
 interface SessionPick extends vscode.QuickPickItem {
   session?: SessionStatus;
 }
@@ -95,15 +106,15 @@ export function registerCommands(
   });
 
   register(COMMANDS.undo, async () => {
-    const reply = await connection.execute<{ sessionId?: string; undone?: boolean; files?: string[] }>(Command.undo, [{}]);
-    if (reply?.undone && reply.sessionId !== undefined) {
+    // The server says what the undo did, which of your lines it kept and what the editor did not take
+    // (`message`, the same words the model is told) and shows it itself (window/showMessage): nothing
+    // is added here, so there is one message and it cannot contradict the server's.
+    const reply = await connection.execute<UndoReply>(Command.undo, [{}]);
+    if (reply?.sessionId !== undefined) {
       const status = await connection.execute(Command.status, [{ sessionId: reply.sessionId }]);
       if (isSessionStatus(status)) {
         sessions.updated(status);
       }
-      const files = reply.files?.length ? ` in ${reply.files.join(', ')}` : '';
-      void vscode.window.showInformationMessage(
-        `little-coder: undid the last session's changes${files}. Save the files to keep the undo on disk.`);
     }
   });
 

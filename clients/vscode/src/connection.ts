@@ -45,6 +45,7 @@ import { FileProbe, resolveServer } from './serverCommand';
 import { Sessions } from './sessions';
 import { SECTION, serverSettings } from './settings';
 import { StatusBar } from './statusBar';
+import { initializationOptions, trustedValues } from './trust';
 
 const CLIENT_ID = 'littleCoder';
 const RESTART_COMMAND = 'little-coder.restart';
@@ -92,7 +93,8 @@ class LittleCoderClient extends LanguageClient {
 /** The settings payload for one scope (a workspace folder URI, or none). */
 export function settingsFor(scope: vscode.Uri | undefined): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration(SECTION, scope);
-  return serverSettings((key) => config.inspect(key));
+  const trusted = vscode.workspace.isTrusted;
+  return serverSettings((key) => trustedValues(key, config.inspect(key), trusted));
 }
 
 export class ServerConnection implements vscode.Disposable {
@@ -218,7 +220,9 @@ export class ServerConnection implements vscode.Disposable {
     const config = vscode.workspace.getConfiguration(SECTION);
     const resolution = resolveServer(
       { command: config.get<string>('server.command', ''), pythonPath: config.get<string>('server.pythonPath', '') },
-      { pathVariable: process.env.PATH ?? '', platform: process.platform, workspaceFolders: folders },
+      // An untrusted folder's own .venv is not run: its `little-coder` could be anything.
+      { pathVariable: process.env.PATH ?? '', platform: process.platform,
+        workspaceFolders: vscode.workspace.isTrusted ? folders : [] },
       probe,
     );
     if (!resolution.found) {
@@ -268,7 +272,8 @@ export class ServerConnection implements vscode.Disposable {
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       // Without this the client shows the bare JSON-RPC error; start() reports the cause instead.
       initializationFailedHandler: () => false,
-      initializationOptions: { [SECTION]: settingsFor(vscode.workspace.workspaceFolders?.[0]?.uri) },
+      initializationOptions: initializationOptions(settingsFor(vscode.workspace.workspaceFolders?.[0]?.uri),
+        vscode.workspace.isTrusted),
       errorHandler: {
         error: (error, _message, count) => {
           this.log.appendLine(`[extension] connection error ${count ?? ''}: ${error.message}`);

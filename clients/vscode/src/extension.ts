@@ -35,6 +35,11 @@ export function activate(context: vscode.ExtensionContext): void {
     work.catch((error: unknown) => log.appendLine(`[extension] applying the new settings failed: ${String(error)}`));
   }));
 
+  // The server learns of trust at initialize (and the workspace's .venv may now be used): start it afresh.
+  context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => {
+    server.restart().catch((error: unknown) => log.appendLine(`[extension] restarting after trust failed: ${String(error)}`));
+  }));
+
   // Start now, not on the first command, so that code actions are offered from the start; without
   // waiting, so a slow server never holds up activation. A failure is shown to the user by
   // ensureStarted itself, and the commands stay usable (they try again).

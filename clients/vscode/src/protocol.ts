@@ -64,6 +64,8 @@ export interface SessionStatus {
   changedFiles: string[];
   accepted: string[];
   rejected: string[];
+  /** Hunks the editor did not apply (a partial apply); older servers leave it out. */
+  failed?: string[];
   parent: string | null;
   elapsed: number;
 }

@@ -16,7 +16,7 @@ import {
 import { DISCARDED_MESSAGE, REVISE } from './messages';
 import { EventNotification, SessionStatus } from './protocol';
 import { StatusBar } from './statusBar';
-import { finishedWords } from './statusText';
+import { finishedWords, partialDetail } from './statusText';
 
 const TOKEN_PREFIX = 'littleCoder/';
 const REVISE_COMMAND = 'little-coder.revise';
@@ -126,7 +126,9 @@ export class Sessions implements vscode.Disposable {
   finished(status: SessionStatus): void {
     this.progress.get(`${TOKEN_PREFIX}${status.sessionId}`)?.end();
     this.status.finished(status);
-    this.log.appendLine(`[extension] session ${status.sessionId} (${status.title}): ${status.state}`
+    // A partial apply is not a success: the server has said so (window/showMessage); the log says how much.
+    const counts = status.state === 'partial' ? ` (${partialDetail(status)})` : '';
+    this.log.appendLine(`[extension] session ${status.sessionId} (${status.title}): ${status.state}${counts}`
       + (status.message ? ` — ${status.message}` : ''));
     if (status.state === 'no_changes') {
       void vscode.window.showInformationMessage(`little-coder: ${status.title}: finished without changing any file.`);

@@ -17,6 +17,8 @@ export const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   reviewMode: 'review',
   bashPolicy: 'bash',
   bashAllow: 'bashAllow',
+  sandbox: 'sandbox',
+  network: 'network',
 };
 
 /** Settings that change how the server process is started: a change restarts it. */

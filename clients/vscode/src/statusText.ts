@@ -28,6 +28,30 @@ const FINISHED_WORDS: Record<string, string> = {
   undone: 'undone',
 };
 
+/** How much of a partly applied edit landed: "2 of 3 changes applied, 1 not applied by the editor". */
+export function partialDetail(status: SessionStatus): string {
+  const accepted = status.accepted.length;
+  const failed = status.failed?.length ?? 0;
+  const total = accepted + status.rejected.length + failed;
+  const parts = [`${accepted} of ${total} change${total === 1 ? '' : 's'} applied`];
+  if (status.rejected.length > 0) {
+    parts.push(`${status.rejected.length} rejected`);
+  }
+  if (failed > 0) {
+    parts.push(`${failed} not applied by the editor`);
+  }
+  return parts.join(', ');
+}
+
+/** The status-bar icon of a finished session: a failure warns, a partial apply is half a circle (it can
+ * still be undone or revised), anything else is done. */
+export function finishedIcon(status: SessionStatus): string {
+  if (status.state === 'error') {
+    return '$(warning)';
+  }
+  return status.state === 'partial' ? '◐' : '$(check)';
+}
+
 /** How a session ended, in a few words. A Discard in the refactor preview reaches the server as an
  * edit that was not applied; the reason tells it apart from a real refusal. */
 export function finishedWords(status: SessionStatus): string {
@@ -154,10 +178,15 @@ export class StatusModel {
       return { text: `$(sync~spin) ${NAME}: starting server`, tooltip };
     }
     if (this.last !== undefined) {
-      const words = finishedWords(this.last);
-      const icon = this.last.state === 'error' ? '$(warning)' : '$(check)';
-      const detail = this.last.message ? ` — ${this.last.message}` : '';
-      return { text: `${icon} ${NAME}: ${words}`, tooltip: `little-coder: ${this.last.title}: ${words}${detail}` };
+      const last = this.last;
+      const words = finishedWords(last);
+      const counts = last.state === 'partial' ? ` (${partialDetail(last)})` : '';
+      // The server's own message: the same words it showed, and that the model is told.
+      const detail = last.message ? ` — ${last.message}` : '';
+      return {
+        text: `${finishedIcon(last)} ${NAME}: ${words}`,
+        tooltip: `little-coder: ${last.title}: ${words}${counts}${detail}`,
+      };
     }
     return { text: `$(hubot) ${NAME}`, tooltip };
   }

@@ -43,15 +43,17 @@ test('cancel targets running and reviewing sessions only', () => {
   assert.deepEqual(newestFirst(cancellable(all)).map((s) => s.sessionId), ['c', 'b']);
 });
 
-test('revise offers sessions with rejected hunks, conflicts or a refused edit', () => {
+test('revise offers sessions with rejected or unapplied hunks, conflicts or a refused edit', () => {
   const all = [
     session({ sessionId: 'applied', state: 'applied', accepted: ['a.py#1'] }),
     session({ sessionId: 'partial', state: 'partial', accepted: ['a.py#1'], rejected: ['a.py#2'] }),
+    session({ sessionId: 'failed', state: 'partial', accepted: ['a.py#1'], failed: ['b.py#1'] }),
     session({ sessionId: 'conflicted', state: 'conflicted' }),
     session({ sessionId: 'refused', state: 'refused', rejected: ['a.py#1'] }),
     session({ sessionId: 'running', state: 'running' }),
   ];
-  assert.deepEqual(revisable(all).map((s) => s.sessionId), ['partial', 'conflicted', 'refused']);
+  assert.deepEqual(revisable(all).map((s) => s.sessionId), ['partial', 'failed', 'conflicted', 'refused']);
+  assert.match(sessionDescription(all[2]), /1 not applied by the editor/);
 });
 
 test('revise arguments leave out a blank comment', () => {

@@ -34,7 +34,9 @@ test('editor-only settings never reach the server', () => {
   const keys = Object.keys(SERVER_SETTINGS);
   assert.ok(!keys.some((k) => k.startsWith('server.') || k.startsWith('trace.')));
   const sent = serverSettings((key) => ({ globalValue: `value of ${key}` }));
-  assert.deepEqual(Object.keys(sent).sort(), ['backend', 'baseUrl', 'bash', 'bashAllow', 'maxTurns', 'model', 'review', 'thinkingBudget']);
+  assert.deepEqual(Object.keys(sent).sort(), [
+    'backend', 'baseUrl', 'bash', 'bashAllow', 'maxTurns', 'model', 'network', 'review', 'sandbox', 'thinkingBudget',
+  ]);
 });
 
 test('the most specific scope wins', () => {

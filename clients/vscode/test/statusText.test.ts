@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DISCARDED_REASON } from '../src/editReview';
+import {
+  StatusModel, budgetFlash, finishedIcon, finishedWords, partialDetail, turnText,
+} from '../src/statusText';
 import { SessionStatus } from '../src/protocol';
-import { StatusModel, budgetFlash, finishedWords, turnText } from '../src/statusText';
 
 function status(overrides: Partial<SessionStatus>): SessionStatus {
   return {
@@ -83,4 +85,43 @@ test('a preview the user discarded reads as discarded, a real refusal does not',
   assert.equal(finishedWords(status({ state: 'refused', message: 'the editor did not apply the changes' })), 'edit refused by the editor');
   assert.equal(finishedWords(status({ state: 'discarded' })), 'discarded');
   assert.equal(finishedWords(status({ state: 'no_changes' })), 'finished, no changes');
+});
+
+test('a partly applied edit reads as partial, never as applied', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  const partly = 'the editor applied only part of the changes. Applied: leap.py:4. Not applied: leap.py:9';
+  model.finished(status({ state: 'partial', accepted: ['leap.py#1'], rejected: [], failed: ['leap.py#2'], message: partly }));
+  const view = model.view();
+  assert.equal(view.text, '◐ little-coder: partly applied');
+  assert.doesNotMatch(view.text, /\$\(check\)/);
+  assert.equal(view.tooltip,
+    `little-coder: implement \`leap\`: partly applied (1 of 2 changes applied, 1 not applied by the editor) — ${partly}`);
+});
+
+test('the counts of a partial apply: rejected by the user, failed in the editor', () => {
+  assert.equal(partialDetail(status({ state: 'partial', accepted: ['a#1', 'a#2'], rejected: ['a#3'] })),
+    '2 of 3 changes applied, 1 rejected');
+  assert.equal(partialDetail(status({ state: 'partial', accepted: ['a#1'], rejected: ['a#2'], failed: ['a#3'] })),
+    '1 of 3 changes applied, 1 rejected, 1 not applied by the editor');
+  // A status from a server without `failed` still reads.
+  assert.equal(partialDetail(status({ state: 'partial', accepted: ['a#1'], rejected: ['a#2'], failed: undefined })),
+    '1 of 2 changes applied, 1 rejected');
+});
+
+test('each end state has its icon: applied checks, partial is half done, a failure warns', () => {
+  assert.equal(finishedIcon(status({ state: 'applied' })), '$(check)');
+  assert.equal(finishedIcon(status({ state: 'partial' })), '◐');
+  assert.equal(finishedIcon(status({ state: 'error' })), '$(warning)');
+  assert.equal(finishedIcon(status({ state: 'undone' })), '$(check)');
+});
+
+test('after an undo the status bar carries the server\'s own message, not words of its own', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  model.finished(status({ state: 'applied' }));
+  const said = 'undo of implement `leap`: kept your edits in leap.py lines 3–5; undid the rest.';
+  model.finished(status({ state: 'undone', message: said }));
+  assert.equal(model.view().text, '$(check) little-coder: undone');
+  assert.equal(model.view().tooltip, `little-coder: implement \`leap\`: undone — ${said}`);
 });

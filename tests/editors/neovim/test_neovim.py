@@ -310,3 +310,16 @@ def test_tui_review_tab(nvim: Path, tmux: str, tmp_path: Path, workspace: Path) 
             term.keys(":qa!", "Enter")
         finally:
             subprocess.run([tmux, "-L", term.socket, "kill-server"], env=env, capture_output=True, timeout=30)
+
+
+def test_project_settings_need_vim_secure_trust(nvim: Path, tmp_path: Path, workspace: Path) -> None:
+    with ScriptedModelServer("ollama", [Reply("done")], model=MODEL) as project, \
+            ScriptedModelServer("ollama", [Reply("done")], model=MODEL) as own:
+        (workspace / ".little-coder.toml").write_text(f'backend = "ollama"\nbase_url = "{project.base_url}"\n')
+        env = editor_env(tmp_path, LC_TEST_WORKSPACE=str(workspace))
+        config = Path(env["XDG_CONFIG_HOME"]) / "little-coder" / "config.toml"  # the user's own settings
+        config.parent.mkdir(parents=True)
+        config.write_text(f'backend = "ollama"\nbase_url = "{own.base_url}"\n')
+        output = run_lua(nvim, "test_trust.lua", env, workspace, timeout=60)
+    assert "denied: " in output and "allowed: " in output and output.rstrip().endswith("OK"), output
+    assert len(own.requests) == 1 and len(project.requests) == 1  # denied → the user's server; allowed → the project's

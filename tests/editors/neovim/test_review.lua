@@ -168,10 +168,22 @@ H.ok(H.find_notification(seen, "The label stays as it was."), "its answer is sho
 H.out("REVISED " .. revised.id)
 
 -- 7. Undo puts back what the first session applied: the buffer, the file, and the created file is gone.
+-- The server's own account of the undo (what the model is told too) is shown once, nothing else.
+local before_undo = #seen
 vim.cmd("LittleCoder undo")
+local undo_note = "little-coder: undo of " .. session.title .. ": undid its changes to "
 H.wait(10000, function()
-  return H.find_notification(seen, "undid session " .. session.id) ~= nil
+  return H.find_notification(seen, undo_note) ~= nil
 end, "the undo")
+vim.wait(300) -- a second, client-made notification would come right after the reply
+local about_undo = {}
+for i = before_undo + 1, #seen do
+  if seen[i].message:find("undo", 1, true) or seen[i].message:find("undid", 1, true) then
+    about_undo[#about_undo + 1] = seen[i].message
+  end
+end
+H.eq(#about_undo, 1, "the undo is reported once: " .. vim.inspect(about_undo))
+H.eq(lc.instance().sessions:get(session.id).state, "undone", "the session reads as undone")
 H.eq(table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") .. "\n", H.read(H.env("LC_TEST_STUB")),
   "the buffer is back to the stub")
 H.eq(H.read(workspace .. "/leap.py"), H.read(H.env("LC_TEST_STUB")), "and the file")

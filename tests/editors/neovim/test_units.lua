@@ -206,6 +206,56 @@ H.eq(notes[#notes], { "little-coder: implement `f` — failed: boom", vim.log.le
 H.eq(sessions:status_line(), "", "idle again")
 H.eq(sessions:last_finished().id, "s1", "the newest finished session")
 
+-- A partial apply reads as partial, not applied; hunks the editor failed to apply make it a warning.
+local WARN = vim.log.levels.WARN
+local partly = "the editor applied only part of the changes. Applied: a.py:1. Not applied: a.py:9"
+sessions:finished({ sessionId = "s3", state = "partial", title = "implement `g`", accepted = { "a#1", "a#2" },
+  rejected = {}, failed = { "a#3" }, message = partly })
+H.eq(notes[#notes], { "little-coder: implement `g` — 2 of 3 changes applied; :LittleCoder undo reverts what was "
+  .. "applied, revise redoes the rest: " .. partly, WARN }, "a partial apply with failed hunks")
+H.eq(sessions:get("s3").failed, { "a#3" }, "the failed hunks are kept")
+sessions:finished({ sessionId = "s4", state = "partial", title = "implement `h`", accepted = { "a#1" },
+  rejected = { "a#2" } })
+H.eq(notes[#notes], { "little-coder: implement `h` — 1 of 2 changes applied; :LittleCoder revise sends the "
+  .. "rejected back", vim.log.levels.INFO }, "a partial apply by the user's choice")
+-- The server showed the partial apply itself: the final status adds nothing.
+local count = #notes
+sessions:shown_message("little-coder: " .. partly .. ". littleCoder.undo reverts what was applied")
+sessions:finished({ sessionId = "s5", state = "partial", title = "implement `i`", accepted = { "a#1" },
+  rejected = {}, failed = { "a#2" }, message = partly })
+H.eq(#notes, count, "a message the server showed is not shown again")
+
+-- Undo: the server's message, which it showed, is all the user sees; the session reads as undone.
+local commands_app
+commands_app = {
+  sessions = sessions,
+  execute = function(_, command, _, _, on_result)
+    H.eq(command, "littleCoder.undo", "undo runs the server's command")
+    on_result(commands_app.reply)
+  end,
+  notify = function(_, message, level)
+    notes[#notes + 1] = { message, level }
+  end,
+}
+local kept_message = "little-coder: undo of implement `g`: kept your edits in a.py lines 3–5; undid the rest."
+commands_app.reply = { sessionId = "s3", state = "undone", undone = true, files = { "a.py" },
+  kept = { { path = "a.py", where = "lines 3–5", reason = "you changed them since" } }, notUndone = {},
+  message = kept_message }
+sessions:shown_message(kept_message)
+commands.undo(commands_app, { args = "undo s3" })
+H.eq(#notes, count, "an undo that kept edits: no second, contradicting notification")
+H.eq(sessions:get("s3").state, "undone", "the session reads as undone")
+H.eq(sessions:get("s3").message, kept_message:gsub("^little%-coder: ", ""), "and keeps the server's account")
+-- A message the server did not show (an older server, a lost notification) is shown as it is.
+local refused = "little-coder: undo of implement `h`: the editor did not apply the undo to a.py; they are "
+  .. "unchanged and still undoable."
+commands_app.reply = { sessionId = "s4", state = "partial", undone = false, files = {}, kept = {},
+  notUndone = { "a.py" }, message = refused }
+commands.undo(commands_app, { args = "undo" })
+H.eq(notes[#notes], { refused, WARN }, "the server's words, exactly, as a warning")
+H.eq(#notes, count + 1, "once")
+H.eq(sessions:get("s4").state, "partial", "still partial: nothing was undone")
+
 -- The review tab on its own: navigation, decisions, help, and what apply / q / closing answer.
 local Review = require("little_coder.review")
 local dir = vim.fn.tempname()

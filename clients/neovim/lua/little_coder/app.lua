@@ -78,6 +78,19 @@ function App:root_for(bufnr)
   return vim.fs.root(bufnr, self.config.root_markers) or vim.fs.dirname(vim.fs.normalize(name))
 end
 
+--- Whether the user trusts the `.little-coder.toml` of `root`: the file comes with the repository, so
+--- `vim.secure.read` asks the user about it once and remembers the answer (`:help vim.secure`). No file:
+--- nothing to trust (the user's own `trusted_roots` still apply on the server's side).
+--- @param root string?
+--- @return boolean
+function App.trusts(root)
+  local path = root and vim.fs.joinpath(root, ".little-coder.toml")
+  if not path or not vim.uv.fs_stat(path) then
+    return false
+  end
+  return vim.secure.read(path) ~= nil
+end
+
 --- The client configuration shared by vim.lsp.config and vim.lsp.start.
 --- @return vim.lsp.ClientConfig
 function App:client_config()
@@ -95,6 +108,13 @@ function App:client_config()
     end,
     init_options = { littleCoder = settings },
     settings = { littleCoder = settings },
+    -- The server honours the project file's backend, base_url, api_key_env, bash, network and sandbox
+    -- settings only in a folder the user trusts: say whether this root is one.
+    before_init = function(params, client_config)
+      params.initializationOptions = vim.tbl_extend("force", params.initializationOptions or {}, {
+        workspaceTrusted = App.trusts(client_config.root_dir),
+      })
+    end,
     -- The plugin reviews rich edits itself, so it asks for all of them: versioned documentChanges,
     -- file creation and per-hunk change annotations.
     capabilities = {

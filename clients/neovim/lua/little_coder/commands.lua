@@ -124,11 +124,9 @@ function M.undo(app, opts)
   local which = rest(opts)
   local args = which ~= "" and { sessionId = which } or vim.empty_dict()
   app:execute("littleCoder.undo", args, vim.api.nvim_get_current_buf(), function(result)
-    if result and result.undone then
-      app:notify(("little-coder: undid session %s (%s)"):format(result.sessionId,
-        table.concat(result.files or {}, ", ")), INFO)
-    elseif result and result.message then
-      app:notify(result.message, WARN)
+    -- The server's message says what was undone and which of your lines were kept; it has shown it.
+    if type(result) == "table" and result.sessionId then
+      app.sessions:undo_result(result)
     end
   end, true)
 end
@@ -161,7 +159,14 @@ function M.status(app, opts)
       end
       local lines = {}
       for _, s in ipairs(sessions) do
-        lines[#lines + 1] = ("%s  %-10s turn %d/%d  %s"):format(s.sessionId, s.state, s.turn or 0, s.cap or 0, s.title)
+        local line = ("%s  %-10s turn %d/%d  %s"):format(s.sessionId, s.state, s.turn or 0, s.cap or 0, s.title)
+        if s.state == "partial" then
+          local accepted = #(s.accepted or {})
+          local failed = #(s.failed or {})
+          line = line .. (" (%d of %d changes applied%s)"):format(accepted,
+            accepted + #(s.rejected or {}) + failed, failed > 0 and (", %d failed"):format(failed) or "")
+        end
+        lines[#lines + 1] = line
       end
       app:notify("little-coder sessions:\n" .. table.concat(lines, "\n"), INFO)
     end, true)

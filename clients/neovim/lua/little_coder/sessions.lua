@@ -21,6 +21,7 @@ local FINAL_TEXT_CHARS = 600
 --- @field final_text string
 --- @field accepted string[]
 --- @field rejected string[]
+--- @field failed string[] hunks the editor did not apply (a partial apply)
 --- @field order integer when it became known, among all sessions
 --- @field finished_order? integer when it finished, on the same count
 
@@ -56,6 +57,7 @@ function Sessions:get(id)
       final_text = "",
       accepted = {},
       rejected = {},
+      failed = {},
       order = self.count,
     }
     self.by_id[id] = session
@@ -123,7 +125,10 @@ function Sessions:shown_message(message)
   end
 end
 
-function Sessions:_already_shown(text)
+--- Whether the server already showed `text` (window/showMessage), alone or inside a longer message.
+--- @param text string
+--- @return boolean
+function Sessions:was_shown(text)
   for _, message in ipairs(self.shown) do
     if text ~= "" and message:find(text, 1, true) then
       return true
@@ -227,6 +232,7 @@ end
 
 local FINISHED = {
   applied = { INFO, "applied" },
+  partial = { INFO, "partly applied" },
   rejected = { INFO, "every change rejected" },
   discarded = { INFO, "discarded" },
   refused = { WARN, "not applied" },
@@ -236,6 +242,18 @@ local FINISHED = {
   error = { ERROR, "failed" },
   undone = { INFO, "undone" },
 }
+
+--- How much of a session's edit landed: "applied (3 changes)", or "2 of 3 changes applied" when some
+--- were rejected or the editor did not apply them (the server's message says which).
+--- @param session little_coder.Session
+--- @return string
+local function applied_words(session)
+  local accepted = #session.accepted
+  if session.state == "applied" then
+    return ("applied (%d change%s)"):format(accepted, accepted == 1 and "" or "s")
+  end
+  return ("%d of %d changes applied"):format(accepted, accepted + #session.rejected + #session.failed)
+end
 
 --- `littleCoder/sessionFinished`: the session's final status.
 function Sessions:finished(status)
@@ -247,17 +265,20 @@ function Sessions:finished(status)
   session.message = status.message or ""
   session.accepted = status.accepted or {}
   session.rejected = status.rejected or {}
+  session.failed = status.failed or {}
   session.activity = nil
   local level, words = unpack(FINISHED[status.state] or { INFO, status.state })
-  local accepted, total = #session.accepted, #session.accepted + #session.rejected
-  if status.state == "partial" then
-    words = ("%d of %d changes applied"):format(accepted, total)
-  elseif status.state == "applied" then
-    words = ("applied (%d change%s)"):format(accepted, accepted == 1 and "" or "s")
+  if status.state == "partial" or status.state == "applied" then
+    words = applied_words(session)
+  end
+  if #session.failed > 0 and level == INFO then
+    level = WARN -- the editor failed to apply some of it: not the user's own choice
   end
   -- Kept short: a message wider than the screen makes Neovim wait for Enter.
   local text = ("little-coder: %s — %s"):format(session.title, words)
-  if status.state == "partial" or status.state == "rejected" or status.state == "discarded" then
+  if status.state == "partial" and #session.failed > 0 then
+    text = text .. "; :LittleCoder undo reverts what was applied, revise redoes the rest"
+  elseif status.state == "partial" or status.state == "rejected" or status.state == "discarded" then
     text = text .. "; :LittleCoder revise sends the rejected back"
   end
   if session.message ~= "" and status.state ~= "cancelled" then
@@ -271,13 +292,34 @@ function Sessions:finished(status)
     text = text .. "\n" .. answer
   end
   -- The server may have shown the same reason through window/showMessage: do not show it twice.
-  if not self:_already_shown(session.message) then
+  if not self:was_shown(session.message) then
     self.notify(text, level)
   end
   self.log:add(("[%s] %s — %s%s"):format(session.id, session.title, status.state,
     session.message ~= "" and (": " .. session.message) or ""))
   if session.final_text ~= "" then
     self.log:add(("[%s] answer:\n%s"):format(session.id, session.final_text))
+  end
+  self.on_change()
+end
+
+--- The answer to `littleCoder.undo` {sessionId, state, undone, files, kept, notUndone, message}: the
+--- session's new state, and the server's account of what undo did and kept. That account is what the
+--- model is told too, and the server shows it (window/showMessage): it is shown here only if it did
+--- not arrive, never reworded or doubled.
+--- @param result table
+function Sessions:undo_result(result)
+  local session = self:get(result.sessionId)
+  session.state = result.state or session.state
+  session.activity = nil
+  local message = result.message or ""
+  if message ~= "" then
+    session.message = message:gsub("^little%-coder: ", "")
+    if not self:was_shown(message) then
+      local warn = #(result.kept or {}) > 0 or #(result.notUndone or {}) > 0
+      self.notify(message, warn and WARN or INFO)
+    end
+    self.log:add(("[%s] %s"):format(session.id, message))
   end
   self.on_change()
 end

@@ -43,7 +43,7 @@ const scenarios = {
     await wb.shot('07-applied-and-saved');
 
     await wb.runCommand('little-coder: Undo last session');
-    seen.undoMessage = await wb.waitForNotification(/undid the last session's changes in leap\.py/, 15000);
+    seen.undoMessage = await wb.waitForNotification(/undo of .*: undid its changes to leap\.py/, 15000);
     seen.statusAfterUndo = await wb.waitForStatus(/little-coder: undone/, 10000);
     await wb.shot('08-undo-message', 700);
     await wb.waitFor('the undo in the editor', async () =>
