@@ -21,6 +21,9 @@ class ModelMemory:
     capabilities: dict[str, Capabilities] = field(default_factory=dict)
     # Models found not to accept native `tools` at run time (HTTP 400 "does not support tools").
     no_native_tools: set[str] = field(default_factory=set)
+    # Models whose server refused thinking at run time though the probe allowed it (HTTP 400 "does not
+    # support thinking"): later sessions of this host skip the doomed request.
+    no_thinking: set[str] = field(default_factory=set)
 
     @staticmethod
     def key(base_url: str, model: str) -> str:
@@ -33,6 +36,12 @@ class Backend:
     resolved: ResolvedBackend
     capabilities: Capabilities
     config: Effective
+    thinking_refused: bool = False  # the server refused thinking for this model (this session or this host)
+
+    @property
+    def thinks(self) -> bool:
+        """Whether to ask for thinking: unknown capabilities keep asking, a known "cannot" does not."""
+        return not self.thinking_refused and self.capabilities.thinking is not False
 
     @property
     def name(self) -> str:
@@ -58,5 +67,7 @@ async def connect(settings: Settings, memory: ModelMemory) -> Backend:
                            api_key=settings.api_key())
         memory.capabilities[key] = caps
     native_tools = False if key in memory.no_native_tools else caps.native_tools
-    config = effective(settings, resolved.model, server_context=caps.context_size, native_tools=native_tools)
-    return Backend(make_provider(resolved, settings), resolved, caps, config)
+    config = effective(settings, resolved.model, server_context=caps.context_size, native_tools=native_tools,
+                       backend=resolved.name)
+    return Backend(make_provider(resolved, settings), resolved, caps, config,
+                   thinking_refused=key in memory.no_thinking)

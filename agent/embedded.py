@@ -38,7 +38,7 @@ import httpx
 
 from agent.providers.base import ProviderError
 from agent.providers.detect import NOTHING_ANSWERS_HINT, resolve_backend
-from agent.settings import DEFAULT_LLAMACPP_URL, DEFAULT_OLLAMA_URL, Settings
+from agent.settings import Settings, default_server_urls
 
 log = logging.getLogger(__name__)
 
@@ -330,8 +330,8 @@ async def ensure_model_server(
     *,
     notify: Callable[[str], None] = log.warning,
     environ: Mapping[str, str] | None = None,
-    ollama_url: str = DEFAULT_OLLAMA_URL,
-    llamacpp_url: str = DEFAULT_LLAMACPP_URL,
+    ollama_url: str | None = None,
+    llamacpp_url: str | None = None,
 ) -> AsyncIterator[Settings]:
     """Settings that reach a model server, for the duration of the block.
 
@@ -344,6 +344,8 @@ async def ensure_model_server(
     if settings.backend != "auto" or settings.base_url is not None:
         yield settings
         return
+    env_ollama, env_llamacpp = default_server_urls(environ)  # $OLLAMA_BASE_URL / $LLAMACPP_BASE_URL
+    ollama_url, llamacpp_url = ollama_url or env_ollama, llamacpp_url or env_llamacpp
     try:
         await resolve_backend(settings, ollama_url=ollama_url, llamacpp_url=llamacpp_url, environ=environ)
     except ProviderError as exc:

@@ -50,6 +50,7 @@ class Counters(BaseModel):
     bash_refusals: int = 0
     text_tool_mode: bool = False
     discovery_hinted: bool = False
+    guidance_tokens: int = 0  # GuidanceSelected.tokens summed over the session's requests
 
 
 class _Event(BaseModel):
@@ -65,6 +66,7 @@ class SessionStarted(_Event):
     model: str
     max_turns: int
     text_tools: bool = False
+    prompt_version: str = ""  # agent.prompt.PROMPT_VERSION: which system prompt and tool schemas were sent
 
 
 class TurnStarted(_Event):
@@ -134,6 +136,27 @@ class ToolCallRepaired(_Event):
     fixes: list[str] = Field(default_factory=list)  # which JSON repairs were needed
 
 
+class GuidanceItem(BaseModel):
+    name: str  # the card's name ("edit") or the knowledge entry's file name ("dates-times")
+    tokens: int  # tiktoken count of its section (heading and body) as sent
+
+
+class GuidanceSelected(_Event):
+    """The skill cards and knowledge entries chosen for one model request, with what they cost."""
+
+    kind: Literal["guidance"] = "guidance"
+    turn: int
+    # 1-based count of requests built in this session: a turn redone in text-tool mode is a new one; a
+    # thinking-budget retry resends the same request, guidance included, and is not.
+    call: int
+    cards: list[GuidanceItem] = Field(default_factory=list)
+    knowledge: list[GuidanceItem] = Field(default_factory=list)
+    # Measured tokens of the whole block as sent: the items plus their headings and separators, so
+    # slightly more than the items' sum.
+    tokens: int
+    budget: int  # the guidance budget the selection had to fit
+
+
 class QualityCorrection(_Event):
     kind: Literal["correction"] = "correction"
     turn: int
@@ -194,6 +217,7 @@ Event = Annotated[
         ThinkingBudgetHit,
         WriteGuardFired,
         ToolCallRepaired,
+        GuidanceSelected,
         QualityCorrection,
         CapWarning,
         ContextCompacted,
@@ -207,7 +231,7 @@ event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 def describe(event: _Event) -> str | None:
-    """A short human sentence for budget events and notices (progress UIs, transcripts)."""
+    """A short human sentence for budget events, notices and guidance (progress UIs, transcripts)."""
     match event:
         case ThinkingBudgetHit(budget=b, native=True):
             return f"thinking budget {b} reached (server-enforced)"
@@ -227,4 +251,8 @@ def describe(event: _Event) -> str | None:
             return f"context compacted {a} → {b} tokens"
         case Notice(message=m):
             return m
+        case GuidanceSelected(cards=cards, knowledge=knowledge, tokens=total) if cards or knowledge:
+            items = [f"{c.name} card {c.tokens} tok" for c in cards]
+            items += [f"knowledge {k.name} {k.tokens} tok" for k in knowledge]
+            return f"guidance: {', '.join(items)} = {total} tok"
     return None

@@ -71,15 +71,17 @@ async def call_model(
     turn: int,
     session_id: str,
     result: list[CallResult],
+    starts_in_reasoning: bool = False,
 ) -> AsyncIterator[Event]:
     """Stream one reply, yielding text/reasoning events; append the CallResult to `result`.
 
     `budget` is the client-side thinking budget in tokens, None when thinking is off or the server
-    enforces a budget itself.
+    enforces a budget itself. `starts_in_reasoning`: the prompt opened `<think>` (see
+    Capabilities.starts_in_reasoning), so content up to `</think>` is reasoning and metered as such.
     """
     acc = _Accumulator()
     meter = ThinkingBudget(budget) if budget else None
-    async for event in _stream(provider, request, acc, meter, session_id):
+    async for event in _stream(provider, request, acc, meter, session_id, starts_in_reasoning):
         yield event
     usage = _usage(request, acc, calls=1)
     hit: ThinkingBudgetHit | None = None
@@ -96,7 +98,7 @@ async def call_model(
         retry = request.model_copy(update={"messages": [*request.messages, *retry_tail], "think": False})
         first_trace = meter.trace
         acc = _Accumulator()
-        async for event in _stream(provider, retry, acc, None, session_id):
+        async for event in _stream(provider, retry, acc, None, session_id, starts_in_reasoning):
             yield event
         usage.add(_usage(retry, acc, calls=1))
         acc.reasoning.insert(0, first_trace)
@@ -119,8 +121,9 @@ async def _stream(
     acc: _Accumulator,
     meter: ThinkingBudget | None,
     session_id: str,
+    starts_in_reasoning: bool,
 ) -> AsyncIterator[Event]:
-    splitter = ThinkTagSplitter()
+    splitter = ThinkTagSplitter(assume_open=starts_in_reasoning)
     cap = output_cap(request)
     produced = 0
     async with aclosing(provider.stream(request)) as stream:

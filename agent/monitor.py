@@ -4,7 +4,8 @@ Small models go wrong in a few recognisable ways: an empty reply, a tool that do
 that do not fit the tool, the same call again with nothing changed in between. Each gets a short
 correction that names the fix (the real tool names, the missing fields) instead of a generic "try
 again". Corrections are capped per run of consecutive bad replies, so a model that cannot comply is
-let through rather than retried forever. Separately, a call that keeps failing the same way with
+let through rather than retried forever (the session ends one still calling a tool that does not
+exist, since that call cannot run). Separately, a call that keeps failing the same way with
 nothing changed means the session is stuck and should end.
 
 One monitor belongs to one session; it is synchronous and does no I/O.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import re
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +29,18 @@ from agent.messages import AssistantMessage, ToolCall
 Reason = Literal["empty", "unknown_tool", "malformed_arguments", "repeated_call"]
 
 # Names small models reach for out of habit (other agents' tool sets), normalised as by _norm(),
-# mapped to the tools they most likely meant.
+# mapped to the tools they most likely meant. A name not listed whole is looked up word by word
+# (`run_tests` → run → Bash), so single verbs are listed too.
 _ALIASES: dict[str, tuple[str, ...]] = {
+    "read": ("Read",),
+    "write": ("Write",),
+    "create": ("Write",),
+    "edit": ("Edit",),
+    "exec": ("Bash",),
+    "test": ("Bash",),
+    "tests": ("Bash",),
+    "pytest": ("Bash",),
+    "list": ("Glob",),
     "readfile": ("Read",),
     "view": ("Read",),
     "viewfile": ("Read",),
@@ -55,6 +67,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "listdir": ("Glob",),
     "ls": ("Glob",),
 }
+
+# The words of a tool name as written: snake_case, kebab-case, camelCase and dotted names.
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 _ARGS_SHOWN = 200  # characters of a call's arguments quoted back in a correction
 
@@ -161,12 +176,14 @@ class QualityMonitor:
         for name in dict.fromkeys(unknown):
             guesses = self._closest_tools(name)
             guess_text = " or ".join(guesses)
-            shown = f"`{name}`" if name else "a call with no name"
             hints.append(f"{name or '(no name)'} → {guess_text or '?'}")
+            missing = f"There is no tool `{name}`" if name else "A tool call had no name"
             if guesses:
-                lines.append(f"There is no tool {shown}; you probably want {guess_text}.")
+                # The parameters too: a model that invented the name usually invented its arguments.
+                takes = "; ".join(_parameters(g, self._tools[g]) for g in guesses)
+                lines.append(f"{missing}; you probably want {guess_text}: {takes}.")
             else:
-                lines.append(f"There is no tool {shown}.")
+                lines.append(f"{missing}.")
         correction = (
             " ".join(lines) + f" The only tools you can call are: {available}. Call one of them by its exact name."
         )
@@ -234,9 +251,10 @@ class QualityMonitor:
         key = _norm(name)
         if key in by_norm:
             return [by_norm[key]]
-        aliased = [tool for tool in _ALIASES.get(key, ()) if tool in self._tools]
-        if aliased:
-            return aliased
+        for word in [key, *(w.lower() for w in _WORDS.findall(name))]:
+            aliased = [tool for tool in _ALIASES.get(word, ()) if tool in self._tools]
+            if aliased:
+                return aliased
         return [by_norm[m] for m in difflib.get_close_matches(key, list(by_norm), n=1, cutoff=0.6)]
 
 

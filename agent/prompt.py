@@ -12,7 +12,7 @@ history only grows, and the guidance that changes per call travels in one small 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from agent.fence import FILE_TAG, OUTPUT_TAG
 from agent.guidance import Selection
@@ -20,10 +20,30 @@ from agent.messages import Message, SystemMessage, UserMessage
 from agent.providers.base import ToolSpec
 from agent.settings import PromptLayout
 
+# Bump whenever the bytes of the system prompt or of a tool schema change (a rule, a tool's
+# description, a parameter's description): every run records it (SessionStarted.prompt_version), so
+# results are compared within one version. tests/unit/test_prompt_golden.py pins the bytes.
+PROMPT_VERSION = "lc-2"
+
 IDENTITY = (
     "You are little-coder, a coding agent working inside the user's project. You change the project "
     "only through the tools listed below, one step at a time, and you look at each result before "
     "deciding the next step."
+)
+
+# What the original's authors found load-bearing (SCAFFOLD §10; dropping it cost them benchmark tasks):
+# act without asking, settle ambiguity from what can be read, think before a complex change, and
+# answer briefly and precisely.
+_WORKING: tuple[str, ...] = (
+    "Act on your own. Nobody answers questions during a task: do the work with the tools instead of asking "
+    "the user or describing what you would do.",
+    "When the request or the way to do it is unclear, settle it from what you can read (the surrounding code, "
+    "the tests, the project's documents and conventions), then commit to one approach.",
+    "Before a change that spans several files or has tricky requirements, work out the inputs and outputs, "
+    "the edge cases and the hardest part, then write the code once. Make small, local fixes directly.",
+    "Be brief and lead with the result. Use Read's line numbers to be precise, and read only the part of a "
+    "long file you need. Prefer changing existing files to adding new ones; add no comments, docstrings or "
+    "error handling the task does not need.",
 )
 
 # One line per invariant; a rule about a tool is included only when that tool is offered.
@@ -53,16 +73,33 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 def system_prompt(specs: Sequence[ToolSpec], *, text_tools_block: str | None = None) -> str:
     """The same bytes for every call of a session: it depends on the tools and nothing else (no
-    dates, no turn numbers, no selected cards)."""
+    dates, no turn numbers, no selected cards).
+
+    Natively, each tool gets one line, its call shape and the first sentence of its description; the
+    full descriptions and every parameter's meaning travel in the tool schemas. In text-tool mode the
+    `text_tools_block` (agent/text_tools.py) lists all of that itself, so the short list is left out."""
     names = {spec.name for spec in specs}
     rules = [f"- {text}" for tool, text in _RULES if tool is None or tool in names]
-    tools = [f"- {spec.name}: {_first_sentence(spec.description)}" for spec in specs]
-    parts = [IDENTITY, "Rules:\n" + "\n".join(rules)]
-    if tools:
-        parts.append("Tools:\n" + "\n".join(tools))
+    parts = [IDENTITY, "How to work:\n" + "\n".join(f"- {text}" for text in _WORKING),
+             "Rules:\n" + "\n".join(rules)]
     if text_tools_block:
         parts.append(text_tools_block.strip())
+    elif specs:
+        tools = [f"- {_call_shape(spec)}: {_first_sentence(spec.description)}" for spec in specs]
+        parts.append("Tools (each one's parameters are described in its schema):\n" + "\n".join(tools))
     return "\n\n".join(parts)
+
+
+def _call_shape(spec: ToolSpec) -> str:
+    """`Read(file_path, offset?, limit?)`: the parameter names, optional ones marked with '?'."""
+    schema = spec.parameters if isinstance(spec.parameters, Mapping) else {}
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        return spec.name
+    required = schema.get("required")
+    needed = set(required) if isinstance(required, list) else set()
+    names = [name if name in needed else f"{name}?" for name in properties]
+    return f"{spec.name}({', '.join(names)})"
 
 
 def _first_sentence(description: str) -> str:

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["FoundCall", "find_text_calls", "repair_arguments", "repair_json", "strip_calls"]
 
@@ -25,7 +25,9 @@ __all__ = ["FoundCall", "find_text_calls", "repair_arguments", "repair_json", "s
 class FoundCall:
     """A tool call found in reply text."""
 
-    name: str  # the tool's real spelling
+    # The tool's real spelling; in an explicit call format, the name as written when no tool has it
+    # (the quality monitor then names the tool that was meant).
+    name: str
     arguments: dict[str, Any]
     source: str  # "fenced", "tool_call_tag", "xml_function", "bare_json"
     fixes: tuple[str, ...]  # repairs that were needed, e.g. ("trailing_comma", "single_quotes")
@@ -635,21 +637,36 @@ _ARG_KEYS = ("arguments", "input", "parameters", "args")
 # How a call object opens: {"name": "Read", ... (or "tool"), readable without parsing the rest.
 _CALL_HEAD = re.compile(r"\{\s*[\"']?(?:name|tool)[\"']?\s*:\s*[\"']([^\"'\\\n]{1,64})[\"']")
 _CALL_META = ("name", "tool", "type", "id")
+# What an invented tool name may look like: one identifier (`run_tests`, `str_replace_editor`, `fs.read`).
+_INVENTED_NAME = re.compile(r"[A-Za-z_][\w.\-]{0,63}")
+# Fences whose tag says "this is a tool call" (not merely JSON): any name in them is a call attempt.
+_TOOL_FENCES = {"tool", "tool_call", "tool_code"}
 # Unclosed candidates each cost a scan to the end of the text; a bound keeps pathological text
 # (hundreds of stray `{"a":`) linear. Real replies have one truncated call at most.
 _MAX_UNCLOSED_TRIES = 16
 
 
 def find_text_calls(text: str, tool_names: Collection[str]) -> list[FoundCall]:
-    """Tool calls written into reply text, in order. Only names of real tools count: a JSON sample
-    such as {"name": "John"} is not a call. Names match exactly or case-insensitively and come back
-    in the tool's own spelling."""
+    """Tool calls written into reply text, in order. Names match exactly or case-insensitively and
+    come back in the tool's own spelling.
+
+    A name no tool has still makes a call where the format says "tool call" on its own: a ```tool
+    fence, a <tool_call> tag, a <function=…> block, or a ```json / untagged fence holding the call
+    shape (a name and an arguments key). The model meant to act there, and the monitor corrects the
+    name; dropping the call would let the reply pass for a final answer. Bare JSON in prose counts
+    only with a real tool's name: a sample such as {"name": "John", "age": 3} is not a call."""
     if not isinstance(text, str) or not text:
         return []
     names = [n for n in tool_names if isinstance(n, str)] if isinstance(tool_names, Collection) else []
     if not names:
         return []
     return _Finder(text, names).run()
+
+
+# How much a spot in the reply says "tool call", which decides whether an unknown name still counts:
+# "known" (bare JSON in prose): real names only; "shaped" (```json and untagged fences): an unknown
+# name with an arguments key; "any" (tool fences, <tool_call>, <function=>): any identifier.
+_Trust = Literal["known", "shaped", "any"]
 
 
 class _Finder:
@@ -694,7 +711,8 @@ class _Finder:
             if _XML_CALL.search(text, body, block_end) is not None:
                 return [], body  # ```xml around <tool_call> markup: look inside
             return [], block_end  # code, never a call: skip it whole
-        found, end = self._contents(body, "fenced", closer=_FENCE_MARK)
+        trust: _Trust = "any" if tag.lower() in _TOOL_FENCES else "shaped"
+        found, end = self._contents(body, "fenced", closer=_FENCE_MARK, trust=trust)
         if not found:
             return [], after
         k = _skip_ws(text, end)
@@ -713,7 +731,7 @@ class _Finder:
         i = _skip_ws(text, after)
         if text.startswith("```", i):  # a fenced call inside the tag
             i = _fence_header(text, i + 3)[1]
-        found, end = self._contents(i, "tool_call_tag", closer=_TAG_CLOSE)
+        found, end = self._contents(i, "tool_call_tag", closer=_TAG_CLOSE, trust="any")
         if not found:
             return [], after
         k = _skip_ws(text, end)
@@ -726,7 +744,8 @@ class _Finder:
                 end = close.end()
         return self._respan(found, start, end), end
 
-    def _contents(self, i: int, source: str, closer: re.Pattern[str]) -> tuple[list[FoundCall], int]:
+    def _contents(self, i: int, source: str, closer: re.Pattern[str],
+                  trust: _Trust) -> tuple[list[FoundCall], int]:
         """Calls written one after another from i (in a fence or a tag) and where they end."""
         text = self.text
         found: list[FoundCall] = []
@@ -743,12 +762,12 @@ class _Finder:
                 if cut >= 0:
                     # Unbalanced JSON before the block's closer (a brace too few): mend it there.
                     value, fixes = repair_json(text[k:cut])
-                    calls = self._calls_from(value, fixes, source, (k, cut), bare=False)
+                    calls = self._calls_from(value, fixes, source, (k, cut), trust=trust)
                     if calls:
                         stop = cut
                 if not calls:
                     value, fixes = repair_json(text[k:stop])
-                    calls = self._calls_from(value, fixes, source, (k, stop), bare=False)
+                    calls = self._calls_from(value, fixes, source, (k, stop), trust=trust)
             elif text[k:k + 10].lower() == "<function=":
                 calls, stop = self._function(k, k, "xml_function")
             elif _TAG_OPEN.match(text, k) is not None:
@@ -767,7 +786,7 @@ class _Finder:
         head = _FUNC_OPEN.match(text, start)
         if head is None:
             return [], start + 1
-        name, name_fixes = self._name(head.group(1))
+        name, name_fixes = self._name(head.group(1), invented_ok=True)
         if name is None:
             return [], head.end()
         fixes = list(name_fixes)
@@ -807,7 +826,7 @@ class _Finder:
                 return [], start + 1
             self.unclosed_tries += 1
         value, fixes = repair_json(self.text[start:end])
-        calls = self._calls_from(value, fixes, "bare_json", (start, end), bare=True)
+        calls = self._calls_from(value, fixes, "bare_json", (start, end), trust="known")
         if calls:
             return calls, end
         if value is not None and not fixes:
@@ -817,20 +836,22 @@ class _Finder:
     # --- reading a parsed object as a call ---------------------------------------------------
 
     def _calls_from(self, value: Any, fixes: tuple[str, ...], source: str, span: tuple[int, int],
-                    bare: bool) -> list[FoundCall]:
+                    trust: _Trust) -> list[FoundCall]:
         if value is None and TOO_DEEP in fixes:
-            return self._too_deep_call(fixes, source, span)
-        items = value if isinstance(value, list) and not bare else [value]
+            return self._too_deep_call(fixes, source, span, trust)
+        # In prose (trust "known") a list is data; in a fence or a tag it may be a batch of calls.
+        items = value if isinstance(value, list) and trust != "known" else [value]
         calls: list[FoundCall] = []
         for item in items:
-            call = self._call(item, fixes, source, span, bare) if isinstance(item, dict) else None
+            call = self._call(item, fixes, source, span, trust) if isinstance(item, dict) else None
             if call is None:
                 return []  # a list holding anything but calls is data, not calls
             calls.append(call)
         return calls
 
     def _call(self, obj: dict[str, Any], fixes: tuple[str, ...], source: str, span: tuple[int, int],
-              bare: bool) -> FoundCall | None:
+              trust: _Trust) -> FoundCall | None:
+        bare = trust == "known"
         holder: dict[str, Any] = obj
         flatten_ok = not bare
         function = obj.get("function")
@@ -842,10 +863,10 @@ class _Finder:
             written, flatten_ok = obj["tool"], True  # {"tool": "Bash", "command": "ls"}
         else:
             return None
-        name, name_fixes = self._name(written)
+        key = next((k for k in _ARG_KEYS if k in holder), None)
+        name, name_fixes = self._name(written, invented_ok=trust == "any" or (trust == "shaped" and key is not None))
         if name is None:
             return None
-        key = next((k for k in _ARG_KEYS if k in holder), None)
         if "description" in holder and key in (None, "parameters"):
             return None  # a tool's spec echoed back, not a call
         all_fixes = list(fixes) + [f for f in name_fixes if f not in fixes]
@@ -876,22 +897,27 @@ class _Finder:
                 all_fixes.append("flattened_arguments")
         return FoundCall(name, arguments, source, tuple(all_fixes), span, raw)
 
-    def _too_deep_call(self, fixes: tuple[str, ...], source: str, span: tuple[int, int]) -> list[FoundCall]:
+    def _too_deep_call(self, fixes: tuple[str, ...], source: str, span: tuple[int, int],
+                       trust: _Trust) -> list[FoundCall]:
         """JSON nested past the parser's limit cannot be read, but if it opens by naming a tool it is
         that tool's call: kept with its text as raw arguments, so the monitor asks for it again
         instead of the reply passing for a final answer."""
         head = _CALL_HEAD.match(self.text, span[0])
-        name = self._name(head.group(1))[0] if head is not None else None
+        name = self._name(head.group(1), invented_ok=trust == "any")[0] if head is not None else None
         if name is None:
             return []
         return [FoundCall(name, {}, source, fixes, span, self.text[span[0]:span[1]])]
 
-    def _name(self, written: str) -> tuple[str | None, tuple[str, ...]]:
+    def _name(self, written: str, invented_ok: bool) -> tuple[str | None, tuple[str, ...]]:
+        """The real tool `written` names; else, where `invented_ok`, the name as written if it is one
+        identifier; else None."""
         name = written.strip()
         if name in self.exact:
             return name, ()
         real = self.lower.get(name.lower())
-        return (real, ("name_case",)) if real is not None else (None, ())
+        if real is not None:
+            return real, ("name_case",)
+        return (name, ()) if invented_ok and _INVENTED_NAME.fullmatch(name) else (None, ())
 
     # --- scanning ----------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@
 The loop, per turn: pick guidance for this call, fit the context, call the model (thinking budget
 inside), recover tool calls written as text, let the quality monitor judge the reply, then run the
 calls one after another and append each result. It stops when the model answers without a tool call,
-at the turn cap, on cancel, on error, or when the loop detector says it is stuck. Every observable goes
-into the final `SessionFinished` event.
+at the turn cap, on cancel, on error, or stuck: when the loop detector says so, or when the model still
+calls a tool that does not exist after its corrections. Every observable goes into the final
+`SessionFinished` event.
 
 Cancellation: cancelling the task that iterates `run()` closes the HTTP stream and kills running
 commands at once (the final record is still available as `session.result`); `session.cancel()` does the
@@ -35,6 +36,8 @@ from agent.events import (
     ContextCompacted,
     Counters,
     Event,
+    GuidanceItem,
+    GuidanceSelected,
     Notice,
     QualityCorrection,
     SessionFinished,
@@ -48,11 +51,11 @@ from agent.events import (
     WriteGuardFired,
 )
 from agent.fence import fence
-from agent.guidance import GuidanceLibrary, select
+from agent.guidance import GuidanceLibrary, Selection, select
 from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
 from agent.model_call import CallResult, call_model
 from agent.monitor import QualityMonitor, Verdict
-from agent.prompt import build_messages, guidance_block, system_prompt
+from agent.prompt import PROMPT_VERSION, build_messages, guidance_block, system_prompt
 from agent.providers.base import ChatRequest, ProviderError
 from agent.sandbox import containment
 from agent.settings import Settings
@@ -162,6 +165,7 @@ class Session:
             model=backend.model,
             max_turns=settings.max_turns,
             text_tools=text_mode,
+            prompt_version=PROMPT_VERSION,
         )
         if "Bash" in self.tools and (uncontained := containment(settings).notice()):
             yield Notice(session_id=self.id, message=uncontained)  # said once, at the start
@@ -170,7 +174,9 @@ class Session:
         library = GuidanceLibrary.bundled()
         discovered = await discover(self.workspace)
         self._counters.discovery_hinted = bool(discovered)
-        guidance_topic = self.task + await self._instructions_excerpt(discovered)
+        # A task line ("implement exercise leap") rarely names the technique; the spec's start does.
+        excerpt = await self._instructions_excerpt(discovered) if settings.knowledge_from_instructions else ""
+        guidance_topic = self.task + excerpt
         accountant = ContextAccountant(config.context_size, reserve=config.max_output_tokens)
         monitor = QualityMonitor(
             {name: tool.Input for name, tool in self.tools.items()},
@@ -180,7 +186,8 @@ class Session:
         self.history.append(UserMessage(content=self.task, origin=self.task_origin))
         first_turn_index = len(self.history) - 1
         cap = settings.max_turns
-        warn_at = cap - settings.finish_warning_turns if cap > settings.finish_warning_turns + 1 else None
+        warn_at = cap - settings.finish_warning_turns if 0 < settings.finish_warning_turns < cap - 1 else None
+        requests_built = 0
 
         while True:
             if self._turn >= cap:
@@ -217,11 +224,15 @@ class Session:
                     snipped_results=fit.snipped_results, dropped_messages=fit.dropped_messages,
                 )
             history = text_tools.to_text_mode(self.history) if text_mode else self.history
+            requests_built += 1
+            yield self._guidance_event(selection, turn, requests_built, config.guidance_budget)
             request = ChatRequest(
                 model=backend.model,
                 messages=build_messages(system, history, guidance, settings.prompt_layout),
                 tools=[] if text_mode else specs,
-                think=config.thinking_budget > 0,
+                # A model that cannot think gets no thinking field at all (None): Ollama answers think:true
+                # with a 400 for it, and some OpenAI-compatible servers reject chat_template_kwargs.
+                think=config.thinking_budget > 0 if backend.thinks else None,
                 temperature=config.temperature,
                 context_size=config.context_size,
                 max_output_tokens=config.max_output_tokens,
@@ -233,9 +244,19 @@ class Session:
             results: list[CallResult] = []
             try:
                 async for event in call_model(backend.provider, request, budget=budget, turn=turn,
-                                              session_id=self.id, result=results):
+                                              session_id=self.id, result=results,
+                                              starts_in_reasoning=backend.capabilities.starts_in_reasoning):
                     yield event
             except ProviderError as exc:
+                if exc.kind == "thinking_unsupported" and request.think is not None:
+                    # The probe said (or did not say) otherwise; redo the turn without thinking, for the
+                    # rest of this session and this host's later sessions.
+                    backend.thinking_refused = True
+                    self.memory.no_thinking.add(ModelMemory.key(backend.base_url, backend.model))
+                    self._turn -= 1
+                    yield Notice(session_id=self.id, message=f"{backend.model} does not accept thinking on this "
+                                 "server: continuing without thinking")
+                    continue
                 if exc.kind != "tools_unsupported" or text_mode:
                     raise
                 # The server refused native tools: switch this session (and this host's memory of the
@@ -279,6 +300,14 @@ class Session:
                 self._append_correction(reply, verdict)
                 yield TurnFinished(session_id=self.id, turn=turn, usage=call.usage, tool_calls=0)
                 continue
+            if verdict.accepted and verdict.reason == "unknown_tool":
+                # The corrections are spent and the model still calls a tool that does not exist: the
+                # call cannot run and the reply is no answer. "stuck", like the loop detector: the model
+                # cannot go on (not "done": nothing was finished; not "error": nothing of ours failed).
+                yield TurnFinished(session_id=self.id, turn=turn, usage=call.usage, tool_calls=0)
+                yield self._finish("stuck", f"the model kept calling tools that do not exist after "
+                                   f"{config.max_corrections} corrections: {verdict.detail}")
+                return
             if verdict.accepted:
                 yield QualityCorrection(session_id=self.id, turn=turn, reason=verdict.reason or "other",
                                         detail=verdict.detail, accepted=True)
@@ -299,7 +328,7 @@ class Session:
                     yield event
                 stuck = monitor.record_result(tool_call, result.is_error, result.content) or stuck
             yield TurnFinished(session_id=self.id, turn=turn, usage=call.usage, tool_calls=len(reply.tool_calls))
-            if stuck:
+            if stuck and settings.stop_when_stuck:
                 yield self._finish("stuck", monitor.stuck_detail or "the same failing call kept repeating")
                 return
 
@@ -337,6 +366,14 @@ class Session:
             fixed.append(call)
         self._counters.repairs += sum(isinstance(e, ToolCallRepaired) for e in events)
         return reply.model_copy(update={"content": content, "tool_calls": tuple(fixed)}), events
+
+    def _guidance_event(self, selection: Selection, turn: int, call: int, budget: int) -> GuidanceSelected:
+        self._counters.guidance_tokens += selection.tokens
+        return GuidanceSelected(
+            session_id=self.id, turn=turn, call=call, tokens=selection.tokens, budget=budget,
+            cards=[GuidanceItem(name=c.name, tokens=c.section_tokens) for c in selection.cards],
+            knowledge=[GuidanceItem(name=k.name, tokens=k.section_tokens) for k in selection.knowledge],
+        )
 
     def _too_deep(self, turn: int, usage: Usage) -> list[Event]:
         """Drop a reply whose arguments are nested too deeply to handle and tell the model why. Its
@@ -388,11 +425,7 @@ class Session:
         return events
 
     async def _run_tool(self, call: ToolCall) -> ToolResult:
-        tool = self.tools.get(call.name)
-        if tool is None:  # only reached when the monitor's correction cap let an unknown name through
-            names = ", ".join(self.tools)
-            return ToolResult(f"Error: there is no tool named {call.name!r}. Available tools: {names}.",
-                              is_error=True, summary=f"unknown tool {call.name}")
+        tool = self.tools[call.name]  # the loop ends the session before running an unknown name
         try:
             args = tool.parse(call.arguments)
         except ValidationError as exc:

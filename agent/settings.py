@@ -38,6 +38,9 @@ NetworkAccess = Literal["none", "loopback", "host"]
 
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_LLAMACPP_URL = "http://127.0.0.1:8080"
+# The variables the original read for the same purpose; the `base_url` setting still wins over them.
+OLLAMA_URL_ENV = "OLLAMA_BASE_URL"
+LLAMACPP_URL_ENV = "LLAMACPP_BASE_URL"
 
 
 class SettingsError(ValueError):
@@ -69,9 +72,15 @@ class Settings(BaseModel):
     finish_warning_turns: int = Field(4, ge=0, description="warn this many turns before the cap")
     max_corrections: int = Field(2, ge=0, le=10, description="consecutive corrective retries")
     loop_limit: int = Field(3, ge=2, description="identical failing calls before outcome 'stuck'")
+    stop_when_stuck: bool = Field(True, description="end a session as 'stuck' when the loop detector fires")
+    knowledge_from_instructions: bool = Field(
+        True, description="score knowledge entries on the task plus the start of the project's instructions"
+    )
     text_tools: TextTools = "auto"
     prompt_layout: PromptLayout = "stable"
-    keep_alive: str | int = "30m"
+    # -1 keeps the model loaded for good, as the original did: a runner unloaded between requests in the
+    # middle of a benchmark degraded its results (its docs/benchmark-reproduction.md).
+    keep_alive: str | int = -1
 
     connect_timeout: float = Field(5.0, gt=0)
     stall_timeout: float = Field(
@@ -102,12 +111,39 @@ class Settings(BaseModel):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("keep_alive")
+    @classmethod
+    def _keep_alive(cls, value: str | int) -> str | int:
+        # "-1" from an environment variable or a flag must reach Ollama as the number -1: as a string it
+        # is parsed as a duration ("30m", "1h") and rejected.
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        return value
+
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
         return env.get(self.api_key_env) or None
 
 
 _FIELDS = set(Settings.model_fields)
+
+
+def default_server_urls(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(Ollama URL, llama.cpp URL) to use when no `base_url` is set: $OLLAMA_BASE_URL and
+    $LLAMACPP_BASE_URL when they hold something, else the usual local ports. A value without a scheme
+    ("localhost:11434", the form OLLAMA_HOST takes) gets http://."""
+    env = os.environ if environ is None else environ
+    return (_env_url(env, OLLAMA_URL_ENV) or DEFAULT_OLLAMA_URL,
+            _env_url(env, LLAMACPP_URL_ENV) or DEFAULT_LLAMACPP_URL)
+
+
+def _env_url(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    if not value:
+        return None
+    if "://" not in value:
+        value = f"http://{value}"
+    return value.rstrip("/")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

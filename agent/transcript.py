@@ -8,6 +8,7 @@ import json
 
 from agent.events import (
     BUDGET_KINDS,
+    GuidanceSelected,
     Notice,
     ReasoningDelta,
     SessionFinished,
@@ -52,6 +53,10 @@ class Transcript:
                 out.append(finished_line(event))
             case Notice():
                 out.append(f"! {event.message}")
+            case GuidanceSelected():
+                text = describe(event)  # None when nothing was selected: no line
+                if text:
+                    out.append(f"  {text}")
             case _ if getattr(event, "kind", "") in BUDGET_KINDS:
                 text = describe(event)
                 if text:

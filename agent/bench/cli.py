@@ -22,9 +22,11 @@ from pydantic import ValidationError
 
 from agent.bench.exercises import parse_languages
 from agent.bench.harness import BenchConfig, BenchError, Harness
+from agent.bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from agent.bench.report import ReportError, compare, comparison_report, plot, report
 from agent.bench.results import RunResults
 from agent.bench.runners import Limits
+from agent.profiles import benchmark_overrides
 from agent.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -63,7 +65,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="wall-clock seconds for one exercise's agent sessions (default 1800)")
     p.add_argument("--test-timeout", type=float, help="seconds for one grading (default: per language)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of a test run (default 4096)")
-    p.add_argument("--retry-tail", type=int, default=2500, help="characters of failing output for attempt 2")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                   help=f"paper: the original harness; improved: this scaffold's (default {DEFAULT_PROTOCOL}); "
+                        "see agent/bench/protocols.py")
+    p.add_argument("--retry-tail", type=int, help="characters of failing output for attempt 2 (default: the "
+                                                   "protocol's: paper 2000 from the start, improved 2500 from the end)")
     p.add_argument("--work-dir", type=Path, help="where exercise copies are made (default: temp dir)")
     p.add_argument("--keep-workdirs", action="store_true", help="keep the exercise copies for inspection")
     p.add_argument("--backend", choices=["auto", "ollama", "openai"], help="model server protocol")
@@ -98,13 +104,19 @@ def _run(args: argparse.Namespace) -> int:
             turns_2=args.turns_2,
             exercise_timeout=args.exercise_timeout,
             limits=Limits(test_timeout=args.test_timeout, memory_mb=args.memory_mb),
+            protocol=args.protocol,
             retry_tail_chars=args.retry_tail,
             work_dir=args.work_dir,
             keep_workdirs=args.keep_workdirs,
         )
-        loaded = load_settings(Path.cwd(), {"backend": args.backend, "base_url": args.base_url,
-                                            "model": args.model, "thinking_budget": args.thinking_budget,
-                                            "bash": args.bash})
+        explicit = {"backend": args.backend, "base_url": args.base_url, "model": args.model,
+                    "thinking_budget": args.thinking_budget, "bash": args.bash}
+        loaded = load_settings(Path.cwd(), explicit)
+        model = loaded.settings.model
+        if model:  # the profile's polyglot overrides (the paper's corrections, say), below the user's own flags
+            tuned = benchmark_overrides(model, "polyglot", backend=loaded.settings.backend)
+            if tuned:
+                loaded = load_settings(Path.cwd(), {**tuned, **{k: v for k, v in explicit.items() if v is not None}})
     except (ValueError, SettingsError) as exc:
         return _fail(_short(exc), EXIT_USAGE)
     if loaded.notice:
@@ -143,7 +155,10 @@ def _report(args: argparse.Namespace) -> int:
     texts = [report(r, args.format, title=f"{label}: {r.model or 'unknown model'}")
              for label, r in zip(labels, runs, strict=True)]
     if len(runs) == 2:
-        texts.append(comparison_report(compare(runs[0], runs[1], labels[0], labels[1]), args.format))
+        comparison = compare(runs[0], runs[1], labels[0], labels[1])
+        texts.append(comparison_report(comparison, args.format))
+        for warning in comparison.warnings:  # also on stderr, so it is seen even when stdout goes to a file
+            print(warning, file=sys.stderr)
     print("\n".join(texts), end="")
     if args.png is not None:
         try:

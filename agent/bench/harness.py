@@ -1,8 +1,10 @@
 """The benchmark run: the paper's Aider-Polyglot protocol on the same `Session` as everything else.
 
 Per exercise: a clean copy without `.meta/` (tests un-skipped), attempt 1 with its own turn cap, the
-tests restored and graded; if they fail, attempt 2 continues attempt 1's conversation with the tail of
-the failing output and its own cap, then the tests are restored and graded again. A wall-clock limit
+tests restored and graded; if they fail, attempt 2 with the failing output and its own cap, then the tests
+are restored and graded again. What the attempts are told, whether attempt 2 continues attempt 1's
+conversation or starts fresh, and the settings the sessions get come from the run's protocol
+(`paper` or `improved`, agent/bench/protocols.py). A wall-clock limit
 covers the whole exercise. Exercises run `workers` at a time, each in its own copy; the model server's
 queue decides the real throughput. Every finished exercise is saved at once (atomically), so an
 interrupted run loses only the exercises in flight and `resume` picks up from there.
@@ -29,12 +31,14 @@ from agent.bench.exercises import LANGUAGES, Exercise, Language, discover
 from agent.bench.guard import EditedTest, TamperGuard
 from agent.bench.prepare import prepare
 from agent.bench.progress import ProgressLine
-from agent.bench.prompts import DEFAULT_TAIL_CHARS, first_prompt, retry_prompt, tail
+from agent.bench.prompts import first_prompt, paper_first_prompt, paper_retry_prompt, retry_prompt, tail
+from agent.bench.protocols import DEFAULT_PROTOCOL, ProtocolName, get_protocol
 from agent.bench.results import AttemptRecord, ExerciseResult, GradeRecord, RunResults, Status, add_counters
 from agent.bench.runners import Grade, Limits, Runner, Toolchains, make_runners
-from agent.events import Counters, ReasoningDelta, SessionFinished, TextDelta, Usage
+from agent.events import Counters, GuidanceSelected, ReasoningDelta, SessionFinished, TextDelta, Usage
 from agent.messages import Message
 from agent.providers.base import ProviderError
+from agent.prompt import PROMPT_VERSION
 from agent.session import Session
 from agent.settings import Settings
 from agent.workspace import DiskWorkspace
@@ -61,7 +65,9 @@ class BenchConfig(BaseModel):
     exercise_timeout: float = Field(default=1800.0, gt=0,
                                     description="wall clock of one exercise's sessions; grading keeps its own limit")
     limits: Limits = Field(default_factory=Limits)
-    retry_tail_chars: int = Field(default=DEFAULT_TAIL_CHARS, ge=200)
+    protocol: ProtocolName = Field(default=DEFAULT_PROTOCOL, description="paper or improved (agent/bench/protocols.py)")
+    retry_tail_chars: int | None = Field(default=None, ge=200,
+                                         description="failing output shown to attempt 2 (default: the protocol's)")
     work_dir: Path | None = Field(default=None, description="where exercise copies are made (default: a temp dir)")
     keep_workdirs: bool = False
 
@@ -80,7 +86,8 @@ class Harness:
         on_result: Callable[[ExerciseResult], None] | None = None,
     ) -> None:
         self.config = config
-        self.settings = settings
+        self.protocol = get_protocol(config.protocol)
+        self.settings = settings.model_copy(update=self.protocol.settings)
         self.out = Path(out)
         self.resume = resume
         self.toolchains = toolchains or Toolchains.default(environ)
@@ -108,7 +115,12 @@ class Harness:
         results = self._load_or_start()
         await self._connect(results)
         results.problems = list(found.problems)  # this run's: harness errors are added as they happen
+        if results.protocol and results.protocol != config.protocol:
+            raise BenchError(f"{self.out} holds a run of protocol {results.protocol!r}: resume it with "
+                             f"--protocol {results.protocol}, or write to another file")
         results.config = json.loads(config.model_dump_json())
+        results.protocol = config.protocol
+        results.prompt_version = PROMPT_VERSION
         results.finished = False
         pending = [e for e in found.exercises if not _done(results, e)]
 
@@ -211,6 +223,7 @@ class Harness:
     async def _attempts(self, exercise: Exercise, runner: Runner, folder: Path, started: float,
                         trail: _Trail) -> ExerciseResult:
         config = self.config
+        protocol = self.protocol
         root = folder / exercise.name  # the C++ CMakeLists names its target after this folder
         await asyncio.to_thread(prepare, exercise, root)
         runner.setup(root)
@@ -226,8 +239,7 @@ class Harness:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            task = (first_prompt(exercise, runner.agent_command(exercise)) if grade is None
-                    else retry_prompt(exercise, grade.output, config.retry_tail_chars))
+            task = self._task(exercise, runner, root, grade)
             workspace = DiskWorkspace(root)
             session = Session(task, workspace, self.settings.model_copy(update={"max_turns": cap}),
                               memory=self.memory, history=history,
@@ -245,8 +257,28 @@ class Harness:
                 break
             if out_of_time:
                 break
-            history = session.history
-        return _exercise_result(exercise, status, attempts, edits, time.monotonic() - started)
+            if protocol.retry_continues:
+                history = session.history
+        result = _exercise_result(exercise, status, attempts, edits, time.monotonic() - started)
+        if trail.guidance_tokens:
+            spent = trail.guidance_tokens
+            result.guidance_calls = len(spent)
+            result.guidance_tokens_mean = round(sum(spent) / len(spent), 1)
+            result.guidance_tokens_max = max(spent)
+        return result
+
+    def _task(self, exercise: Exercise, runner: Runner, root: Path, grade: Grade | None) -> str:
+        protocol = self.protocol
+        chars = self.config.retry_tail_chars or protocol.retry_chars
+        if protocol.first_prompt == "bare":
+            if grade is None:
+                return paper_first_prompt(exercise, str(root))
+            return paper_retry_prompt(grade.output, chars) if protocol.retry_output == "head" else \
+                retry_prompt(exercise, grade.output, chars)
+        if grade is None:
+            return first_prompt(exercise, runner.agent_command(exercise))
+        return retry_prompt(exercise, grade.output, chars) if protocol.retry_output == "tail" else \
+            paper_retry_prompt(grade.output, chars)
 
     async def _drive(self, session: Session, budget: float, trail: _Trail,
                      attempt: int) -> tuple[SessionFinished | None, bool]:
@@ -258,6 +290,8 @@ class Harness:
                     if isinstance(event, TextDelta | ReasoningDelta):
                         continue  # the final event carries the answer; deltas would only bloat the log
                     trail.add(attempt, "event", event.model_dump(mode="json"))
+                    if isinstance(event, GuidanceSelected):
+                        trail.guidance_tokens.append(event.tokens)
                     if isinstance(event, SessionFinished):
                         final = event
         except TimeoutError:
@@ -270,6 +304,7 @@ class _Trail:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.guidance_tokens: list[int] = []  # per model call, both attempts
 
     def add(self, attempt: int, kind: str, data: dict[str, Any]) -> None:
         self.lines.append(json.dumps({"attempt": attempt, kind: data}, ensure_ascii=False))

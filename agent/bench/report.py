@@ -76,16 +76,45 @@ def observables_table(results: RunResults, fmt: Format = "text") -> str:
     return _table(headers, rows, fmt)
 
 
+# The paper's conditional analyses: pass rate where a mechanism fired at least once vs where it did not.
+CONDITIONS: dict[str, str] = {"thinking_budget": "thinking budget", "write_guard": "write guard"}
+
+
+def conditional_table(results: RunResults, fmt: Format = "text") -> str:
+    """Per mechanism: graded exercises where it fired / did not, and the pass@1 and pass@2 of each group."""
+    graded = [e for e in results.exercises if e.graded]
+    headers = ["Mechanism", "fired", "pass@1", "pass@2", "not fired", "pass@1", "pass@2"]
+    rows = []
+    for key, label in CONDITIONS.items():
+        fired = [e for e in graded if e.observed()[key]]
+        quiet = [e for e in graded if not e.observed()[key]]
+        cells = [label]
+        for group in (fired, quiet):
+            cells += [str(len(group)), _pct(sum(e.status == "pass_1" for e in group), len(group)),
+                      _pct(sum(e.passed for e in group), len(group))]
+        rows.append(cells)
+    return _table(headers, rows, fmt)
+
+
+def _provenance(results: RunResults) -> str:
+    return (f"protocol {results.protocol or 'unrecorded'}, "
+            f"prompt {results.prompt_version or 'unrecorded'}")
+
+
 def report(results: RunResults, fmt: Format = "text", title: str = "") -> str:
     head = title or f"{results.model or 'unknown model'} ({results.backend or '?'}), started {results.started_at}"
     state = "" if results.finished else " - incomplete run"
+    state += f" [{_provenance(results)}]"
+    conditional = "Pass rate by whether a mechanism fired (graded exercises)"
     parts: list[str]
     if fmt == "markdown":
         parts = [f"## {head}{state}", "### Pass rates", pass_table(results, fmt),
-                 "### Observables (% of graded exercises)", observables_table(results, fmt)]
+                 "### Observables (% of graded exercises)", observables_table(results, fmt),
+                 f"### {conditional}", conditional_table(results, fmt)]
     else:
         parts = [f"{head}{state}", "", "Pass rates", pass_table(results, fmt), "",
-                 "Observables (% of graded exercises)", observables_table(results, fmt)]
+                 "Observables (% of graded exercises)", observables_table(results, fmt), "",
+                 conditional, conditional_table(results, fmt)]
     if results.problems:
         listed = [f"- {p}" for p in results.problems]
         parts += (["### Problems", *listed] if fmt == "markdown" else ["", "Problems", *listed])
@@ -119,6 +148,7 @@ class Comparison(BaseModel):
     languages: dict[str, Overlap] = Field(default_factory=dict)
     overall: Overlap = Field(default_factory=Overlap)
     not_in_both: list[str] = Field(default_factory=list)  # graded in one run only: left out of the overlap
+    warnings: list[str] = Field(default_factory=list)  # why the two runs may not be comparable
 
 
 def compare(a: RunResults, b: RunResults, label_a: str = "A", label_b: str = "B") -> Comparison:
@@ -127,12 +157,23 @@ def compare(a: RunResults, b: RunResults, label_a: str = "A", label_b: str = "B"
     graded_b = {e.key: e for e in b.exercises if e.graded}
     out = Comparison(label_a=label_a, label_b=label_b,
                      not_in_both=sorted(set(graded_a) ^ set(graded_b)))
+    out.warnings = comparability_warnings(a, b, label_a, label_b)
     shared = [k for k in (e.key for e in a.exercises) if k in graded_a and k in graded_b]
     for language in LANGUAGES:
         keys = [k for k in shared if graded_a[k].language == language]
         if keys:
             out.languages[language] = _overlap(keys, graded_a, graded_b)
     out.overall = _overlap(shared, graded_a, graded_b)
+    return out
+
+
+def comparability_warnings(a: RunResults, b: RunResults, label_a: str = "A", label_b: str = "B") -> list[str]:
+    """What differs between two runs in how they were made: the protocol, the prompt version."""
+    out = []
+    for what, x, y in (("protocol", a.protocol, b.protocol), ("prompt version", a.prompt_version, b.prompt_version)):
+        if x != y:
+            out.append(f"WARNING: the runs differ in {what}: {label_a} {x or 'unrecorded'}, "
+                       f"{label_b} {y or 'unrecorded'}; their pass rates are not directly comparable")
     return out
 
 
@@ -162,10 +203,10 @@ def comparison_report(c: Comparison, fmt: Format = "text") -> str:
     lists = [(f"Passed only by {a}", c.overall.only_a), (f"Passed only by {b}", c.overall.only_b),
              ("Graded in one run only (left out)", c.not_in_both)]
     if fmt == "markdown":
-        parts = [f"## {a} vs {b}", _table(headers, rows, fmt)]
+        parts = [f"## {a} vs {b}", *(f"> **{w}**" for w in c.warnings), _table(headers, rows, fmt)]
         parts += [f"### {title}\n" + "\n".join(f"- {k}" for k in keys) for title, keys in lists if keys]
         return "\n\n".join(parts) + "\n"
-    parts = [f"{a} vs {b}", _table(headers, rows, fmt)]
+    parts = [f"{a} vs {b}", *(f"!!! {w}" for w in c.warnings), _table(headers, rows, fmt)]
     parts += [f"\n{title}:\n" + "\n".join(f"  {k}" for k in keys) for title, keys in lists if keys]
     return "\n".join(parts) + "\n"
 

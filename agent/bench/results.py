@@ -76,6 +76,10 @@ class ExerciseResult(BaseModel):
     test_file_edits: list[EditedTest] = Field(default_factory=list)
     error: str = ""
     unavailable_reason: str | None = None
+    # Guidance (cards + knowledge) tokens per model call, from the sessions' GuidanceSelected events.
+    guidance_calls: int = 0
+    guidance_tokens_mean: float = 0.0
+    guidance_tokens_max: int = 0
 
     @property
     def key(self) -> str:
@@ -129,6 +133,10 @@ class RunResults(BaseModel):
     updated_at: str = Field(default_factory=lambda: now())
     finished: bool = False
     config: dict[str, Any] = Field(default_factory=dict)
+    # Which benchmark protocol (agent/bench/protocols.py) and system prompt (agent.prompt.PROMPT_VERSION)
+    # made the run; "" in files written before they were recorded.
+    protocol: str = ""
+    prompt_version: str = ""
     problems: list[str] = Field(default_factory=list)
     exercises: list[ExerciseResult] = Field(default_factory=list)
     languages: dict[str, Totals] = Field(default_factory=dict)

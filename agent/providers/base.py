@@ -80,6 +80,7 @@ ErrorKind = Literal[
     "http",  # 4xx/5xx with the server's message
     "model_not_found",
     "tools_unsupported",  # the server rejected the `tools` field: switch to text-tool mode
+    "thinking_unsupported",  # the server rejected thinking (`think`, `chat_template_kwargs`): stop asking
     "context_overflow",
     "stream_cut",  # the stream ended before its terminator
     "stall",  # no byte for stall_timeout seconds

@@ -22,7 +22,7 @@ from agent.providers.base import Provider, ProviderError
 from agent.providers.http import HTTPX_ERRORS, server_root
 from agent.providers.ollama import OllamaProvider
 from agent.providers.openai_compat import OpenAICompatProvider
-from agent.settings import DEFAULT_LLAMACPP_URL, DEFAULT_OLLAMA_URL, Settings
+from agent.settings import Settings, default_server_urls
 
 BackendName = Literal["ollama", "openai"]
 
@@ -49,12 +49,16 @@ class _Found:
 async def resolve_backend(
     settings: Settings,
     *,
-    ollama_url: str = DEFAULT_OLLAMA_URL,
-    llamacpp_url: str = DEFAULT_LLAMACPP_URL,
+    ollama_url: str | None = None,
+    llamacpp_url: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ResolvedBackend:
     """Raises ProviderError ("connection" when nothing answers, "model_not_found" when a server has
-    no model to offer). `ollama_url` / `llamacpp_url` are the defaults tried; tests inject others."""
+    no model to offer). `ollama_url` / `llamacpp_url` are the defaults tried when `base_url` is not set;
+    None takes $OLLAMA_BASE_URL / $LLAMACPP_BASE_URL, else the usual local ports (tests inject others)."""
+    env_ollama, env_llamacpp = default_server_urls(environ)
+    ollama_url = ollama_url or env_ollama
+    llamacpp_url = llamacpp_url or env_llamacpp
     api_key = settings.api_key(environ)
     timeout = httpx.Timeout(settings.connect_timeout)
     async with httpx.AsyncClient(timeout=timeout) as client:

@@ -31,7 +31,7 @@ BASE_URL_SETTING = "--base-url, or littleCoder.baseUrl in the editor"
 MAX_LINE_BYTES = 32 * 1024 * 1024
 _EOL = re.compile(rb"\r\n|\r|\n")
 # Failures an error message can name precisely; everything else is "http" (or a stream kind).
-SpecificKind = Literal["tools_unsupported", "context_overflow", "model_not_found"]
+SpecificKind = Literal["tools_unsupported", "thinking_unsupported", "context_overflow", "model_not_found"]
 # Everything httpx raises: its HTTPError family plus the two that stand outside it.
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 _MAX_BODY_CHARS = 500
@@ -216,6 +216,12 @@ def classify(message: str, code: str = "", status: int | None = None) -> Specifi
         "tool" in low and ("not supported" in low or "unsupported" in low)
     ):
         return "tools_unsupported"
+    # Ollama: '"m" does not support thinking'; servers that do not know the thinking fields name them
+    # ("Unrecognized request argument supplied: chat_template_kwargs", "extra inputs are not permitted").
+    if status == 400 and any(word in low for word in ("think", "reasoning", "chat_template_kwargs")) and any(
+        phrase in low for phrase in ("not support", "unsupported", "unrecognized", "unknown", "not permitted")
+    ):
+        return "thinking_unsupported"
     mentions_context = any(
         phrase in low for phrase in ("context size", "context length", "context window", "exceed_context",
                                      "context_length_exceeded")
@@ -249,7 +255,7 @@ class ServerErrors:
         if kind is not None:
             return self._specific(kind, message, status, url)
         return ProviderError("http", f"{self.label} at {self.base_url} answered HTTP {status}: {message}",
-                             hint=_status_hint(status, message), status=status, url=url)
+                             hint=_status_hint(status), status=status, url=url)
 
     def from_stream_error(self, message: str, code: str, url: str) -> ProviderError:
         """An error object that arrived inside a stream that had already started."""
@@ -268,6 +274,9 @@ class ServerErrors:
             return ProviderError(kind, f"{where} rejected native tool calls for '{self.model}': {message}",
                                  hint="use text tools (text_tools = \"on\") or a model whose template supports tools",
                                  status=status, url=url)
+        if kind == "thinking_unsupported":
+            return ProviderError(kind, f"{where} rejected thinking for '{self.model}': {message}",
+                                 hint="this model cannot think: set thinking_budget = 0 for it", status=status, url=url)
         return ProviderError(kind, f"the conversation no longer fits the context of {where}: {message}",
                              hint="raise the server's context size (e.g. llama-server -c N) or the "
                                   "context_size setting, or start a shorter session",
@@ -310,9 +319,7 @@ class ServerErrors:
                              url=url)
 
 
-def _status_hint(status: int, message: str) -> str:
-    if "support thinking" in message.lower():
-        return "this model cannot think: set thinking_budget = 0 for it"
+def _status_hint(status: int) -> str:
     if status == 404:
         return (f"is the base URL ({BASE_URL_SETTING}) the server's root? e.g. http://127.0.0.1:11434 for "
                 "Ollama, http://127.0.0.1:8080 for llama-server")

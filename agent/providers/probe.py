@@ -42,6 +42,11 @@ from agent.providers.http import HTTPX_ERRORS, server_root
 
 _BUDGET_KEYS = ("reasoning_budget", "reasoning_budget_tokens", "thinking_budget_tokens")
 _THINKING_MARKERS = ("<think>", "enable_thinking", "reasoning_content")
+# An assistant header followed by an opening tag in the same literal ('<|im_start|>assistant\n<think>\n',
+# '<｜Assistant｜><think>\n'): the generation prompt opens the reasoning whatever the request says.
+_OPENS_THINK = re.compile(r"assistant[^'\"{}]{0,8}?<think>", re.IGNORECASE)
+# llama-server formats that take reasoning out of the content itself, a forced-open block included.
+_SPLITTING_FORMATS = ("deepseek", "deepseek-legacy", "auto")
 
 
 class Capabilities(BaseModel):
@@ -52,6 +57,9 @@ class Capabilities(BaseModel):
     server: str = ""  # "ollama 0.12.6", "llama.cpp b6500", "vllm", "openai-compatible"
     reasoning_budget: int | None = None  # the server's budget as reported (-1 = unlimited)
     default_context: int | None = None  # Ollama: num_ctx from the model's Modelfile parameters
+    # The chat template writes `<think>` into the prompt and the server hands the reply over raw, so the
+    # reply starts inside the reasoning and only `</think>` appears in the content.
+    starts_in_reasoning: bool = False
 
 
 async def probe(
@@ -140,6 +148,9 @@ def _read_props(props: dict[str, Any], caps: Capabilities) -> None:
     template = props.get("chat_template")
     if isinstance(template, str) and any(marker in template for marker in _THINKING_MARKERS):
         caps.thinking = True
+    if isinstance(template, str) and _OPENS_THINK.search(template):
+        reasoning_format = params.get("reasoning_format", props.get("reasoning_format"))
+        caps.starts_in_reasoning = reasoning_format not in _SPLITTING_FORMATS
 
     for source in (props, settings, params):
         budget = next((_int(source[k]) for k in _BUDGET_KEYS if k in source), None)

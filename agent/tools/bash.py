@@ -3,9 +3,9 @@
 The bash policy decides what runs without asking; the sandbox is what contains it. Where no sandbox
 can start, every command needs the user's approval.
 
-The output is cleaned for a model's eyes (ANSI escapes and progress-bar redraws removed, long
-output cut to its head and tail) and always ends with the exit code, so "no output" can never be
-mistaken for success.
+The output is cleaned for a model's eyes (ANSI escapes and progress-bar redraws removed, runs of
+identical lines collapsed, long output cut to its head and tail) and always ends with the exit code,
+so "no output" can never be mistaken for success.
 """
 
 from __future__ import annotations
@@ -17,33 +17,60 @@ from pydantic import BaseModel, Field
 
 from agent.bash_policy import check
 from agent.sandbox import containment
+from agent.settings import Settings
 from agent.tools.base import Tool, ToolContext, ToolResult, cap_output
 from agent.tools.failures import failure
 from agent.workspace import WorkspaceError
 
 GUARD = "bash_refused"
 MAX_TIMEOUT_S = 600
+_DEFAULT_TIMEOUT_S = Settings.model_fields["bash_timeout"].default
 MAX_LINES = 200
 HEAD_LINES = 100
 TAIL_LINES = 50
+# A run shorter than this stays as it is: the marker would be no shorter than the lines it replaces.
+MIN_REPEAT_RUN = 3
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, links) and two-byte escapes.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
 class BashInput(BaseModel):
-    command: str = Field(description="Shell command, run in the workspace root with no input")
+    command: str = Field(
+        description="Shell command line, run in the workspace root with stdin closed; cd and variables do not "
+        "carry over to the next call"
+    )
     timeout: int | None = Field(
         None,
         ge=1,
-        description=f"Seconds before the command is killed (default from settings, at most {MAX_TIMEOUT_S})",
+        description="Seconds before the command and its children are killed (default: the bash_timeout setting, "
+        f"{_DEFAULT_TIMEOUT_S:g} unless changed; at most {MAX_TIMEOUT_S}); raise it for installs and slow builds",
     )
 
 
 def clean_output(text: str) -> str:
-    """Drop ANSI escapes; of a line redrawn with '\\r' (progress bars) keep what ends up visible."""
+    """Drop ANSI escapes; of a line redrawn with '\\r' (progress bars) keep what ends up visible;
+    collapse runs of identical lines."""
     text = _ANSI.sub("", text).replace("\r\n", "\n")
-    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return "\n".join(collapse_repeats([line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]))
+
+
+def collapse_repeats(lines: list[str]) -> list[str]:
+    """A run of N identical non-blank lines (a warning per test, a retry loop) becomes the line once and
+    a marker: the model needs the line and the count, not N copies eating its context."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and lines[j] == lines[i]:
+            j += 1
+        run = j - i
+        if run >= MIN_REPEAT_RUN and lines[i].strip():
+            out += [lines[i], f"[… repeated {run - 1} more times]"]
+        else:
+            out += lines[i:j]
+        i = j
+    return out
 
 
 def cut_lines(text: str) -> str:
@@ -63,7 +90,11 @@ class Bash(Tool):
     name = "Bash"
     description = (
         "Run a shell command in the workspace root (for example the tests) and get its output and "
-        "exit code. Each call starts fresh: no input, no state kept between calls."
+        "exit code. Each call starts fresh: no input, no state kept between calls. It runs contained, "
+        "usually without network; commands outside the allowed set may be refused or need the user's "
+        f"approval. Output shows stdout, then stderr under [stderr]; over {MAX_LINES} lines keeps the "
+        f"first {HEAD_LINES} and last {TAIL_LINES}. It ends with [exit code N]: not 0 means the "
+        "command failed."
     )
     Input: ClassVar[type[BaseModel]] = BashInput
 

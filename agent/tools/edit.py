@@ -29,12 +29,15 @@ _CLOSEST_CUTOFF = 0.4
 
 
 class EditInput(BaseModel):
-    file_path: str = Field(description="Path of the file to change, relative to the workspace root")
+    file_path: str = Field(description="Path of an existing file, relative to the workspace root")
     old_string: str = Field(
-        description="Exact text now in the file, copied from Read, with a few lines of context"
+        description="Text now in the file, copied exactly from Read (indentation included, line-number "
+        "prefixes left out), with enough surrounding lines to occur only once; never empty"
     )
-    new_string: str = Field(description="Text to put in its place")
-    replace_all: bool = Field(False, description="Replace every occurrence instead of exactly one")
+    new_string: str = Field(description="The text that replaces old_string; must differ from it")
+    replace_all: bool = Field(
+        False, description="true: replace every occurrence of old_string; false: it must occur exactly once"
+    )
 
 
 @dataclass(frozen=True)
@@ -212,9 +215,11 @@ def _diff(path: str, before: str, after: str) -> tuple[str, int, int]:
 class Edit(Tool):
     name = "Edit"
     description = (
-        "Change an existing file: replace old_string, copied exactly from the file, with new_string. "
-        "old_string must match exactly one place unless replace_all is true. Files over "
-        f"{MAX_FILE_BYTES // (1024 * 1024)} MiB cannot be changed."
+        "Change an existing file: replace old_string, copied exactly from the file, with new_string; "
+        "nothing else in the file changes. old_string must match exactly one place unless replace_all "
+        "is true; when it occurs several times, add context lines. Differences in trailing whitespace or "
+        "uniform indentation are tolerated; otherwise the error names the closest line. Returns a diff. "
+        f"Files over {MAX_FILE_BYTES // (1024 * 1024)} MiB cannot be changed."
     )
     Input: ClassVar[type[BaseModel]] = EditInput
 

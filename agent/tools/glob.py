@@ -23,10 +23,11 @@ _MAX_ALTERNATIVES = 256
 
 class GlobInput(BaseModel):
     pattern: str = Field(
-        description="Glob such as '**/*.py', 'src/*.ts' or 'test_*.py'. '**' spans folders; "
-        "a pattern without '/' matches file names at any depth"
+        description="Glob such as '**/*.py', 'src/*.ts' or 'test_*.py', relative to path. '*' stays within "
+        "one folder, '**' spans folders, '{a,b}' gives alternatives; a pattern without '/' matches file "
+        "names at any depth"
     )
-    path: str = Field(".", description="Folder to search in, relative to the workspace root")
+    path: str = Field(".", description="Folder to search in, relative to the workspace root ('.' searches all of it)")
 
 
 def expand_braces(pattern: str) -> list[str]:
@@ -124,7 +125,8 @@ class Glob(Tool):
     name = "Glob"
     description = (
         "Find files whose paths match a glob pattern, such as '**/*.py'. "
-        "Returns paths relative to the workspace root, sorted."
+        f"Returns paths relative to the workspace root, sorted, at most {MAX_RESULTS}; version-control "
+        "and dependency folders (.git, node_modules, .venv, ...) are skipped."
     )
     Input: ClassVar[type[BaseModel]] = GlobInput
 

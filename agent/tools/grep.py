@@ -53,10 +53,12 @@ OutputMode = Literal["files_with_matches", "content", "count"]
 
 
 class GrepInput(BaseModel):
-    pattern: str = Field(description="Regular expression (Python syntax) to search for")
+    pattern: str = Field(
+        description="Regular expression (Python syntax) to search for; escape ( [ . * meant literally"
+    )
     path: str = Field(".", description="File or folder to search, relative to the workspace root")
     glob: str | None = Field(
-        None, description="Only search files matching this glob, e.g. '*.py' or 'src/**/*.ts'"
+        None, description="Only search files matching this glob, e.g. '*.py' or 'src/**/*.ts' (default: all files)"
     )
     output_mode: OutputMode = Field(
         "files_with_matches",
@@ -65,7 +67,7 @@ class GrepInput(BaseModel):
     )
     case_insensitive: bool = Field(False, description="Ignore upper/lower case")
     context: int = Field(
-        0, ge=0, le=20, description="Lines of context before and after each match (content mode)"
+        0, ge=0, le=20, description="Lines shown before and after each match, 0 to 20 (content mode only)"
     )
 
 
@@ -97,7 +99,9 @@ class Grep(Tool):
     name = "Grep"
     description = (
         "Search file contents for a regular expression. Lists matching files by default; "
-        "output_mode 'content' shows the matching lines with line numbers."
+        "output_mode 'content' shows the matching lines with line numbers. Version-control and dependency "
+        f"folders are skipped; output stops at {MAX_OUTPUT_CHARS:,} characters and a search at "
+        f"{RIPGREP_TIMEOUT_S:.0f} seconds, so narrow path or glob when it is cut."
     )
     Input: ClassVar[type[BaseModel]] = GrepInput
 

@@ -23,9 +23,13 @@ _WINDOW_CHARS = MAX_OUTPUT_CHARS - 400
 
 
 class ReadInput(BaseModel):
-    file_path: str = Field(description="Path of the file to read, relative to the workspace root")
-    offset: int | None = Field(None, ge=0, description="Line number to start at, counting from 1 (default 1)")
-    limit: int | None = Field(None, ge=1, description=f"Most lines to return (default {DEFAULT_LIMIT})")
+    file_path: str = Field(description="Path of the file, relative to the workspace root (a folder is refused)")
+    offset: int | None = Field(
+        None, ge=0, description="First line to return, counting from 1 (default 1, the start of the file)"
+    )
+    limit: int | None = Field(
+        None, ge=1, description=f"Most lines to return (default {DEFAULT_LIMIT}); with offset, reads one part of a file"
+    )
 
 
 def split_lines(text: str) -> list[str]:
@@ -42,9 +46,11 @@ def split_lines(text: str) -> list[str]:
 class Read(Tool):
     name = "Read"
     description = (
-        "Read a text file. Lines come numbered from 1. Long files come in windows: "
-        f"use offset and limit to read a given range. Files over {MAX_FILE_BYTES // (1024 * 1024)} MiB "
-        "are read from disk a window at a time and cannot be changed."
+        "Read a text file. Each line comes prefixed with its number (from 1) and a tab; the prefix is "
+        f"not part of the file. Returns up to limit lines from offset, fewer when they would pass "
+        f"{MAX_OUTPUT_CHARS:,} characters, and then names the offset to continue from. Lines over "
+        f"{MAX_LINE_CHARS} characters are cut. Files over {MAX_FILE_BYTES // (1024 * 1024)} MiB are read "
+        "from disk a window at a time and cannot be changed."
     )
     Input: ClassVar[type[BaseModel]] = ReadInput
 

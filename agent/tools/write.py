@@ -20,8 +20,10 @@ GUARD = "write_guard"
 
 
 class WriteInput(BaseModel):
-    file_path: str = Field(description="Path of the new file, relative to the workspace root")
-    content: str = Field(description="The complete text of the new file")
+    file_path: str = Field(
+        description="Path of the file to create, relative to the workspace root; it must not exist yet"
+    )
+    content: str = Field(description="The complete text of the new file, exactly as it is to be saved")
 
 
 def line_count(text: str) -> int:
@@ -63,8 +65,9 @@ def guard_message(file_path: str, shown_path: str, is_dir: bool) -> str:
 class Write(Tool):
     name = "Write"
     description = (
-        "Create a NEW file with the given content (folders are created as needed). "
-        "Refuses paths that already exist: change existing files with Edit."
+        "Create a NEW file holding content; missing folders are created. Refuses any path that already "
+        "exists, file or folder, and asking again is refused again: change an existing file with Edit. "
+        "Returns the path and its line count."
     )
     Input: ClassVar[type[BaseModel]] = WriteInput
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import SessionFinished, ThinkingBudgetHit
+from agent import tokens
+from agent.events import ReasoningDelta, SessionFinished, ThinkingBudgetHit
 from agent.session import Session
 from agent.workspace import DiskWorkspace
 from tests.conftest import settings_for
@@ -39,12 +40,20 @@ async def test_overshoot_is_bounded(protocol: str, chunk_tokens: int, think_tags
 
 
 async def test_native_budget_is_preferred(leap_workspace: Path) -> None:
-    """A llama.cpp server started with --reasoning-budget enforces it itself: no client abort."""
-    script = [Reply("Final answer.", reasoning=LONG_REASONING[:2000]), Reply("unused")]
-    with ScriptedModelServer("openai", script, reasoning_budget=BUDGET) as server:
+    """A llama.cpp server started with --reasoning-budget enforces it itself: the client does not meter.
+    The server's budget (1024) is above the client's (256), so a client that metered anyway would
+    abort at 256; this one receives the server-cut reasoning whole and keeps the answer."""
+    server_budget = 4 * BUDGET
+    script = [Reply("Final answer.", reasoning=LONG_REASONING), Reply("unused")]
+    with ScriptedModelServer("openai", script, reasoning_budget=server_budget) as server:
         events = [e async for e in Session("think", DiskWorkspace(leap_workspace),
                                            settings_for(server, thinking_budget=BUDGET)).run()]
+        (log,) = server.wait_finished(1)
     assert not any(isinstance(e, ThinkingBudgetHit) for e in events)
     final = events[-1]
     assert isinstance(final, SessionFinished) and final.counters.thinking_budget_fires == 0
+    assert final.final_text == "Final answer."
+    assert log.completed and not log.client_closed_early
+    received = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert BUDGET < tokens.count(received) <= server_budget  # cut by the server, at its budget, not ours
     assert len(server.requests) == 1

@@ -45,6 +45,10 @@ def test_run_resume_force_and_report(tmp_path: Path) -> None:
         assert len(server.requests) == calls + 3
         saved = json.loads(out.read_text())
         assert saved["exercises"][0]["status"] == "fail" and saved["config"]["turns_2"] == 0
+        assert saved["protocol"] == "improved"  # the default
+
+        other_protocol = bench(*common, "--resume", "--protocol", "paper")
+        assert other_protocol.returncode == 1 and "holds a run of protocol 'improved'" in other_protocol.stderr
 
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**json.loads(out.read_text()), "model": "other"}))
@@ -55,6 +59,14 @@ def test_run_resume_force_and_report(tmp_path: Path) -> None:
     assert "## first: qwen3.5:9b" in both.stdout and "## second: other" in both.stdout
     assert "## first vs second" in both.stdout
     assert chart.read_bytes().startswith(b"\x89PNG")
+    assert "WARNING" not in both.stdout + both.stderr
+
+    paper = tmp_path / "paper.json"
+    paper.write_text(json.dumps({**json.loads(out.read_text()), "protocol": "paper"}))
+    mixed = bench("report", str(out), str(paper))
+    assert mixed.returncode == 0, mixed.stderr
+    warning = "WARNING: the runs differ in protocol: run improved, paper paper"
+    assert f"!!! {warning}" in mixed.stdout and warning in mixed.stderr
 
 
 def test_usage_and_server_errors() -> None:

@@ -8,7 +8,9 @@ conversation with the failing output and applies the reference solution, grading
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,8 @@ async def test_every_language_passes_on_attempt_two_after_a_wrong_first_attempt(
         harness = Harness(config, settings_for(server), out)
         results = await harness.run()
 
-    assert results.finished and not results.problems
+    # A run with a missing toolchain is not finished: its unavailable exercises are retried on --resume.
+    assert results.finished == (not missing_toolchains) and not results.problems
     assert results.model == "qwen3.5:9b" and results.backend == "ollama"
     by_language = {lang: [e for e in results.exercises if e.language == lang] for lang in LANGUAGES}
     for language, exercises in by_language.items():
@@ -113,3 +116,20 @@ async def test_every_language_passes_on_attempt_two_after_a_wrong_first_attempt(
     (ARTIFACTS / "e2e-report.md").write_text(report(results, "markdown"))
     plot([("scripted", results)], ARTIFACTS / "e2e-pass-rates.png")
     assert (ARTIFACTS / "e2e-pass-rates.png").read_bytes().startswith(b"\x89PNG")
+
+
+async def test_a_toolchain_hidden_from_the_path_makes_its_language_unavailable(tmp_path: Path) -> None:
+    """The `unavailable` branch, for real: Go's toolchain is left off the PATH the runners search, so
+    Go's exercises are never run, while Python's (found through the interpreter itself) are graded."""
+    environ = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    script = ExerciseScript(EXERCISES)
+    config = BenchConfig(tree=EXERCISES, languages=["python", "go"], exercises=["digit-sum", "go/clamp"],
+                         work_dir=tmp_path)
+    with ScriptedModelServer("ollama", script) as server:
+        results = await Harness(config, settings_for(server), tmp_path / "results.json", environ=environ).run()
+    digit, clamp = results.exercises
+    assert digit.key == "python/digit-sum" and digit.status == "pass_2"
+    assert clamp.key == "go/clamp" and clamp.status == "unavailable" and not clamp.attempts
+    assert clamp.unavailable_reason and "go" in clamp.unavailable_reason
+    assert "go/clamp" not in script.requests and not results.finished
+    assert (results.languages["go"].unavailable, results.languages["go"].graded) == (1, 0)

@@ -101,6 +101,9 @@ class ScriptedModelServer:
         reasoning_budget: int | None = None,
         api_key: str | None = None,
         llamacpp_tags: bool = False,
+        rejects_thinking: bool | None = None,
+        opens_think: bool = False,
+        reasoning_format: str = "deepseek",
         default_reply: Reply | None = None,
         on_finished: Callable[[RequestLog], None] | None = None,
         host: str = "127.0.0.1",
@@ -112,7 +115,14 @@ class ScriptedModelServer:
         errors); `reasoning_budget` is reported by /props when set. With `api_key`, the OpenAI
         protocol requires `Authorization: Bearer <key>` like llama-server --api-key. `llamacpp_tags`:
         the OpenAI protocol also answers /api/tags as llama-server does (`models` beside `data`),
-        which is how detection must tell it from Ollama. `on_finished`
+        which is how detection must tell it from Ollama. `rejects_thinking`: chat requests that ask
+        for thinking get HTTP 400 as the real server sends it — Ollama for `"think": true` (default:
+        when `capabilities` lacks "thinking", as Ollama does), an OpenAI-compatible server that does
+        not know `chat_template_kwargs`/`reasoning`/`reasoning_effort` (default: never, as
+        llama-server accepts them); rejected requests are logged but take no scripted reply.
+        `opens_think`: /props' chat template opens `<think>` at the generation prompt (QwQ, Qwen3
+        thinking templates); `reasoning_format` is llama-server's (--reasoning-format; "none" hands the
+        reply over raw, so it starts inside the reasoning). `on_finished`
         runs on the server thread after every chat request."""
         if protocol not in ("ollama", "openai"):
             raise ValueError(f"protocol must be 'ollama' or 'openai', not {protocol!r}")
@@ -128,6 +138,11 @@ class ScriptedModelServer:
         self.reasoning_budget = reasoning_budget
         self.api_key = api_key
         self.llamacpp_tags = llamacpp_tags
+        if rejects_thinking is None:
+            rejects_thinking = protocol == "ollama" and "thinking" not in self.capabilities
+        self.rejects_thinking = rejects_thinking
+        self.opens_think = opens_think
+        self.reasoning_format = reasoning_format
         self.default_reply = default_reply or Reply("(script exhausted)")
         self._on_finished = on_finished
         self._host = host
@@ -364,11 +379,13 @@ class ScriptedModelServer:
 
     def _props(self) -> dict[str, Any]:
         params: dict[str, Any] = {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "n_predict": -1,
-                                  "max_tokens": -1, "reasoning_format": "deepseek"}
+                                  "max_tokens": -1, "reasoning_format": self.reasoning_format}
         if self.reasoning_budget is not None:
             params["reasoning_budget_tokens"] = self.reasoning_budget
         tools = "tools" in self.capabilities
         thinking = "{% if enable_thinking %}<think>{% endif %}" if "thinking" in self.capabilities else ""
+        if self.opens_think:
+            thinking = "<think>\n"
         return {
             "default_generation_settings": {"id": 0, "id_task": -1, "n_ctx": self.n_ctx, "speculative": False,
                                             "is_processing": False, "params": params},
@@ -405,6 +422,8 @@ class ScriptedModelServer:
             error = ({"error": "invalid request body"} if self.protocol == "ollama"
                      else _openai_error(400, "the body is not a JSON object", "invalid_request_error"))
             return await out.send_json(400, error)
+        if self.rejects_thinking and (refusal := self._thinking_refusal(body)) is not None:
+            return await self._reject(request, body, refusal, out)
         entry = self._record(request, body)
         if entry.script_error is not None:
             message = f"the test script raised {entry.script_error}"
@@ -434,6 +453,26 @@ class ScriptedModelServer:
         finally:
             if entry.finished_at is None:  # cancelled by stop(): still record the end
                 self._finish(entry, completed=False, closed=False)
+
+    def _thinking_refusal(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The error body the real server sends for a request asking this model to think, else None."""
+        if self.protocol == "ollama":
+            return ({"error": f'"{body.get("model", self.model)}" does not support thinking'}
+                    if body.get("think") is True else None)
+        field = next((f for f in ("chat_template_kwargs", "reasoning", "reasoning_effort") if f in body), None)
+        return (None if field is None else
+                _openai_error(400, f"Unrecognized request argument supplied: {field}", "invalid_request_error"))
+
+    async def _reject(self, request: Request, body: dict[str, Any], error: dict[str, Any], out: Outbound) -> bool:
+        # Logged like any chat request, so tests see what was sent, but no scripted reply is used up.
+        with self._changed:
+            entry = RequestLog(index=len(self._log), path=request.path, headers=request.headers, body=body,
+                               reply=self.default_reply, status=400)
+            self._log.append(entry)
+            self._changed.notify_all()
+        sent = await out.send_json(400, error)
+        self._finish(entry, completed=sent, closed=not sent)
+        return sent
 
     async def _stream(self, entry: RequestLog, action: Streamed, out: Outbound) -> bool:
         pace = entry.reply.tokens_per_second or self.tokens_per_second
@@ -489,6 +528,12 @@ class ScriptedModelServer:
             reply = replies[index]
         else:
             reply, exhausted = self.default_reply, True
+        if self.reasoning_budget is not None and reply.reasoning:
+            # The server enforces the budget it advertises, as llama-server does: the reasoning ends
+            # after that many tokens and the answer follows.
+            encoding = tokens.encoding()
+            cut = encoding.decode(encoding.encode(reply.reasoning)[: self.reasoning_budget])
+            reply = reply.model_copy(update={"reasoning": cut})
         with self._changed:
             entry = RequestLog(index=len(self._log), path=request.path, headers=request.headers, body=body,
                                reply=reply, exhausted=exhausted, script_error=script_error)

@@ -13,6 +13,7 @@ session turns into an error result.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _parse_all(calls: tuple[ToolCall, ...]) -> None:
         assert isinstance(call.arguments, dict)
         tool = TOOLS.get(call.name)
         if tool is None:
-            continue  # the session answers an unknown name with an error result
+            continue  # the monitor corrects an unknown name; the session never runs it
         try:
             tool.parse(call.arguments)
         except ValidationError:
@@ -125,7 +126,9 @@ def test_text_mode_calls_never_raise(content: str, tmp_path: Path) -> None:
     reply, _ = _session(tmp_path)._recover_calls(AssistantMessage(content=content), 1)
     _parse_all(reply.tool_calls)
     for call in reply.tool_calls:
-        assert call.name in TOOLS
+        # A real tool, or a damaged name in an explicit call block: kept as written (one identifier)
+        # for the monitor to correct, never dropped so the reply could pass for a final answer.
+        assert call.name in TOOLS or re.fullmatch(r"[A-Za-z_][\w.\-]*", call.name)
 
 
 def test_a_well_formed_call_survives_the_path(tmp_path: Path) -> None:

@@ -140,8 +140,24 @@ def test_aliases_only_suggest_tools_that_exist() -> None:
     monitor = QualityMonitor({"Read": ReadInput, "Glob": GlobInput})
     verdict = monitor.check(reply(call("search", pattern="x")))
     assert verdict.correction is not None
-    assert "you probably want Glob." in verdict.correction
+    assert "you probably want Glob: Glob(" in verdict.correction
     assert "Grep" not in verdict.correction
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "schema"),
+    [
+        ("run_tests", "Bash", "Bash(command: string, timeout: integer = 30)"),
+        ("readFile", "Read", "Read(file_path: string, offset: integer = 0, limit: integer = null)"),
+        ("list-directory", "Glob", "Glob(pattern: string, path: string = null)"),
+    ],
+)
+def test_an_invented_name_is_matched_word_by_word_and_the_tool_shown_with_its_parameters(
+        monitor: QualityMonitor, name: str, expected: str, schema: str) -> None:
+    verdict = monitor.check(reply(call(name)))
+    assert verdict.correction is not None
+    assert f"There is no tool `{name}`; you probably want {expected}: {schema}." in verdict.correction
+    assert f"{name} → {expected}" in verdict.detail
 
 
 def test_empty_tool_name(monitor: QualityMonitor) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agent.profiles import PROFILES, Profile, effective, match_profile, normalise, parameter_count
+from agent.profiles import (
+    PROFILES,
+    Profile,
+    benchmark_overrides,
+    effective,
+    match_profile,
+    normalise,
+    parameter_count,
+)
 from agent.settings import Settings, load_settings
 
 
@@ -23,7 +31,8 @@ def _settings(**overrides: object) -> Settings:
         ("qwen3.5:9b", "qwen3.5:9b", (32768, 2048, 500, 0.3)),
         ("qwen3:8b", "qwen3:8b", (32768, 2048, 500, 0.3)),
         ("gemma4:e4b", "gemma4:e4b", (32768, 2048, 500, 0.3)),
-        ("qwen3.6:35b-a3b", "qwen3.6:35b-a3b", (16384, 2048, 500, 0.3)),
+        ("qwen3.6:35b-a3b", "qwen3.6-35b-a3b", (32768, 2048, 500, 0.3)),
+        ("qwen3.6-27b", "qwen3.6-27b", (32768, 2048, 500, 0.3)),
         ("gemma3:12b", "gemma3:12b", (32768, 2048, 700, 0.4)),
         ("phi4-mini", "phi4-mini", (16384, 1024, 600, 0.3)),
         ("gemma3:1b", "gemma3:1b", (4096, 512, 300, 0.2)),
@@ -78,7 +87,7 @@ def test_spellings_of_the_reference_model_all_match_it(model: str) -> None:
         ("phi4-mini:latest", "phi4-mini"),
         ("Phi-4-mini-instruct-Q8_0.gguf", "phi4-mini"),
         ("qwen2.5-coder:7b-instruct-q4_K_M", "qwen2.5-coder:7b"),
-        ("Qwen3.6-35B-A3B-UD-Q4_K_XL.gguf", "qwen3.6:35b-a3b"),
+        ("Qwen3.6-35B-A3B-UD-Q4_K_XL.gguf", "qwen3.6-35b-a3b"),
         ("lmstudio-community/gemma-4-E4B-it-GGUF", "gemma4:e4b"),
     ],
 )
@@ -212,3 +221,62 @@ def test_lowered_context_scales_the_output_cap() -> None:
 )
 def test_text_tools_rules(model: str, setting: str, native: bool | None, expected: bool) -> None:
     assert effective(_settings(text_tools=setting), model, native_tools=native).text_tools is expected
+
+
+# --- upstream's later profiles, backend-tied profiles, benchmark overrides ------------------------------
+
+
+def test_qwen36_profiles_follow_the_later_original() -> None:
+    # Upstream's 32768 / 4096 / 2048 / 0.3 = context / max_tokens (our output cap) / thinking / temperature.
+    for model in ("qwen3.6-35b-a3b", "qwen3.6:35b-a3b", "qwen3.6-27b", "Qwen3.6-27B-Q4_K_M.gguf", "qwen3.6"):
+        eff = effective(_settings(), model)
+        assert (eff.context_size, eff.max_output_tokens, eff.thinking_budget, eff.temperature) == (
+            32768, 4096, 2048, 0.3), model
+    assert match_profile("Qwen3.6-27B-Q4_K_M.gguf").name == "qwen3.6-27b"
+
+
+def test_llamacpp_profile_applies_only_to_a_model_served_by_llamacpp() -> None:
+    assert match_profile("qwen3.5:9b").name == "qwen3.5:9b"
+    assert match_profile("Qwen3.5-9B-Q4_K_M.gguf").name == "qwen3.5:9b"  # backend unknown: the general one
+    assert match_profile("Qwen3.5-9B-Q4_K_M.gguf", "openai").name == "llamacpp/qwen3.5-9b"
+    assert match_profile("qwen3.5:9b", "ollama").name == "qwen3.5:9b"
+    assert match_profile("llamacpp/qwen3.5-9b").name == "llamacpp/qwen3.5-9b"  # the prefix names the backend
+    assert match_profile("ollama/qwen3.5:9b").name == "qwen3.5:9b"
+    # Never picked by family or size matching for other backends.
+    assert match_profile("qwen3.5:27b").name == "qwen3.5:9b"
+    on_llama = effective(_settings(), "qwen3.5-9b", backend="openai")
+    assert on_llama.profile == "llamacpp/qwen3.5-9b"
+    assert (on_llama.thinking_budget, on_llama.max_output_tokens) == (4096, 8192)
+    # An explicit backend setting counts as the serving backend when none is passed.
+    assert effective(_settings(backend="openai"), "qwen3.5-9b").profile == "llamacpp/qwen3.5-9b"
+    assert effective(_settings(backend="ollama"), "qwen3.5-9b").profile == "qwen3.5:9b"
+
+
+def test_corrections_keep_ours_but_the_polyglot_benchmark_restores_the_papers() -> None:
+    assert match_profile("qwen3.5:9b").max_corrections == 2
+    assert benchmark_overrides("qwen3.5:9b", "polyglot") == {"max_corrections": 1}
+    assert benchmark_overrides("gemma4:e4b", "Polyglot") == {"max_corrections": 1}
+    assert benchmark_overrides("phi4-mini", "polyglot") == {}  # the original allowed 2 there too
+    assert benchmark_overrides("qwen3.5:9b", "nonexistent") == {}
+    # Applied as load_settings overrides, the user's own explicit value still wins over them.
+    settings = _settings(**benchmark_overrides("qwen3.5:9b", "polyglot"))
+    assert effective(settings, "qwen3.5:9b").max_corrections == 1
+    settings = _settings(**{**benchmark_overrides("qwen3.5:9b", "polyglot"), "max_corrections": 3})
+    assert effective(settings, "qwen3.5:9b").max_corrections == 3
+
+
+def test_qwen36_benchmark_overrides() -> None:
+    assert benchmark_overrides("qwen3.6-35b-a3b", "terminal-bench") == {
+        "thinking_budget": 3000, "temperature": 0.2, "max_turns": 40}
+    gaia = benchmark_overrides("qwen3.6-27b", "GAIA")
+    assert gaia == {"thinking_budget": 2000, "temperature": 0.4, "max_turns": 40, "context_size": 65536}
+    eff = effective(_settings(**gaia), "qwen3.6-27b")
+    assert (eff.context_size, eff.thinking_budget, eff.temperature) == (65536, 2000, 0.4)
+    assert _settings(**gaia).max_turns == 40
+
+
+def test_every_benchmark_override_is_a_valid_setting() -> None:
+    for profile in PROFILES:
+        for name, override in profile.benchmarks.items():
+            assert name == name.lower() and "-" not in name
+            _settings(**override.model_dump(exclude_none=True))  # raises on an unknown or invalid key

@@ -6,7 +6,7 @@ from __future__ import annotations
 from agent.fence import FILE_TAG, OUTPUT_TAG, fence
 from agent.guidance import GuidanceLibrary, Selection, select
 from agent.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
-from agent.prompt import GUIDANCE_HEADER, build_messages, guidance_block, system_prompt
+from agent.prompt import GUIDANCE_HEADER, PROMPT_VERSION, build_messages, guidance_block, system_prompt
 from agent.providers.base import ToolSpec
 
 SPECS = [
@@ -42,7 +42,12 @@ def test_system_prompt_rules_follow_the_offered_tools_and_append_text_tools() ->
     assert "Bash" not in read_only and "Write only creates" not in read_only
     block = "To call a tool, write a fenced tool block."
     with_text = system_prompt(SPECS, text_tools_block=block + "\n")
-    assert with_text.startswith(system_prompt(SPECS)) and with_text.endswith(block)
+    native = system_prompt(SPECS)
+    # Text mode: the block lists the tools with all their parameters, so the short list gives way to it;
+    # everything before the tool list is shared.
+    shared = native[: native.index("Tools (")]
+    assert with_text.startswith(shared) and with_text.endswith(block)
+    assert "Tools (" not in with_text and with_text == shared + block
 
 
 def test_guidance_block_is_none_when_empty() -> None:
@@ -144,3 +149,59 @@ def test_guidance_follows_the_session() -> None:
     assert after_error is not None
     edit_at = after_error.index("### Edit")
     assert edit_at < after_error.index("### After a refused Edit or Write")  # recovery cards lead
+
+
+# --- the restored sections, the call shapes, the version -------------------------------------------------
+
+
+def test_system_prompt_carries_the_working_sections() -> None:
+    lowered = system_prompt(SPECS).lower()
+    for phrase in (
+        "act on your own", "instead of asking the user",  # autonomy
+        "settle it from what you can read", "the tests",  # ambiguity
+        "spans several files", "edge cases", "small, local fixes directly",  # complex tasks
+        "lead with the result", "line numbers", "read only the part",  # concise, line-precise
+    ):
+        assert phrase in lowered, phrase
+    # The working sections come before the rules, and both before the tool list.
+    assert lowered.index("how to work:") < lowered.index("rules:") < lowered.index("tools (")
+
+
+def test_tool_lines_show_the_call_shape_with_optional_parameters_marked() -> None:
+    from agent.tools.registry import default_tools
+
+    prompt = system_prompt([tool.spec() for tool in default_tools()])
+    assert "- Read(file_path, offset?, limit?): Read a text file." in prompt
+    assert "- Edit(file_path, old_string, new_string, replace_all?): " in prompt
+    assert "- Bash(command, timeout?): " in prompt
+    assert "- Grep(pattern, path?, glob?, output_mode?, case_insensitive?, context?): " in prompt
+
+
+def test_tool_descriptions_state_the_parameters_semantics() -> None:
+    from agent.tools.registry import default_tools
+
+    specs = {tool.name: tool.spec() for tool in default_tools()}
+
+    def field(tool: str, name: str) -> str:
+        return str(specs[tool].parameters["properties"][name]["description"])
+
+    assert "16 MiB" in specs["Read"].description and "offset" in specs["Read"].description
+    assert "counting from 1" in field("Read", "offset") and "2000" in field("Read", "limit")
+    assert "already exists" in specs["Write"].description and "Edit" in specs["Write"].description
+    assert "exactly once" in field("Edit", "replace_all") and "never empty" in field("Edit", "old_string")
+    assert "[exit code N]" in specs["Bash"].description and "600" in field("Bash", "timeout")
+    assert "120" in field("Bash", "timeout")  # the bash_timeout default, read from Settings
+    assert "500" in specs["Glob"].description and "'**' spans folders" in field("Glob", "pattern")
+    assert "content mode only" in field("Grep", "context") and "30 seconds" in specs["Grep"].description
+
+
+def test_prompt_version_is_a_short_string_recorded_in_session_started() -> None:
+    from agent.events import SessionStarted
+
+    assert isinstance(PROMPT_VERSION, str) and 0 < len(PROMPT_VERSION) <= 16
+    event = SessionStarted(session_id="s", task="t", workspace="/w", backend="ollama", base_url="u", model="m",
+                           max_turns=20, prompt_version=PROMPT_VERSION)
+    assert event.model_dump()["prompt_version"] == PROMPT_VERSION
+    # Older transcripts, written before the field, still load.
+    assert SessionStarted.model_validate({k: v for k, v in event.model_dump().items()
+                                          if k != "prompt_version"}).prompt_version == ""

@@ -382,7 +382,7 @@ async def test_wrong_endpoint_hints_at_the_base_url() -> None:
 def test_thinking_refusal_and_auth_failures_get_their_own_hints() -> None:
     errors = ServerErrors("Ollama", "http://h", "start it", lambda m: f"pull {m}", model="gemma3")
     thinking = errors.from_status(400, b'{"error": "\\"gemma3\\" does not support thinking"}', "http://h/api/chat")
-    assert thinking.kind == "http" and "thinking_budget = 0" in thinking.hint
+    assert thinking.kind == "thinking_unsupported" and "thinking_budget = 0" in thinking.hint
     auth = errors.from_status(401, b'{"error": {"message": "Invalid API Key", "type": "authentication_error"}}', "u")
     assert "LITTLE_CODER_API_KEY" in auth.hint and "Invalid API Key" in auth.message
     missing = errors.from_status(404, b'{"error": "model \'gemma3\' not found"}', "u")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -267,15 +268,40 @@ def test_names_match_case_insensitively_and_come_back_in_real_spelling() -> None
     assert one('{"name": "Read", "arguments": {}}').fixes == ()
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "arguments", "source"),
+    [
+        ('Running them.\n```tool\n{"name": "run_tests", "input": {}}\n```', "run_tests", {}, "fenced"),
+        ('```tool\n{"name": "run_tests"}\n```', "run_tests", {}, "fenced"),  # the tag alone says "call"
+        ('```tool\n{"tool": "shell", "cmd": "ls"}\n```', "shell", {"cmd": "ls"}, "fenced"),
+        ('```json\n{"name": "read_file", "arguments": {"path": "a.py"}}\n```', "read_file", {"path": "a.py"},
+         "fenced"),
+        ('<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>', "read_file",
+         {"path": "a.py"}, "tool_call_tag"),
+        ('<tool_call>{"name": "list_dir"}</tool_call>', "list_dir", {}, "tool_call_tag"),
+        ("<function=run_tests>\n</function>", "run_tests", {}, "xml_function"),
+    ],
+)
+def test_an_invented_name_in_an_explicit_call_format_is_still_a_call(
+        text: str, name: str, arguments: dict[str, Any], source: str) -> None:
+    """The model meant to act: the call is kept under its written name for the monitor to correct,
+    and stripped from the reply like any call, so the reply cannot pass for a final answer."""
+    call = one(text)
+    assert (call.name, call.arguments, call.source) == (name, arguments, source)
+    assert "```" not in strip_calls(text, [call]) and "tool_call" not in strip_calls(text, [call])
+
+
 # --- find_text_calls: what is not a call ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        '```json\n{"name": "John", "arguments": {"age": 30}}\n```',
+        '```json\n{"name": "my-package", "version": "1.0.0", "scripts": {"test": "jest"}}\n```',
+        '```\n{"name": "John", "age": 30}\n```',  # a name but no arguments key: data, not a call shape
         'Here is the config: {"name": "my-package", "version": "1.0.0", "scripts": {"test": "jest"}}',
-        '{"name": "read_file", "arguments": {"path": "a"}}',  # not a tool here; the monitor sees no call
+        '{"name": "read_file", "arguments": {"path": "a"}}',  # bare prose: only real tool names count
+        '```tool\n{"name": "run the tests", "arguments": {}}\n```',  # not one identifier: not a name
         '```python\ncall = {"name": "Read", "arguments": {"file_path": "a.py"}}\n```',  # code, not a call
         '{"name": "Read", "description": "Read a file", "parameters": {"type": "object", "properties": {}}}',
         'The Read tool takes {"file_path": "..."} as input.',
@@ -553,7 +579,9 @@ def test_nothing_raises_on_damaged_or_random_input(source: str, ops: list[tuple[
     value, fixes = repair_json(text)
     assert isinstance(fixes, tuple)
     calls = find_text_calls(text, NAMES)
-    assert all(c.name in NAMES and isinstance(c.arguments, dict) for c in calls)
+    # A real tool's spelling, or (in an explicit call format) one identifier as written.
+    assert all((c.name in NAMES or re.fullmatch(r"[A-Za-z_][\w.\-]*", c.name)) and isinstance(c.arguments, dict)
+               for c in calls)
     assert all(0 <= c.span[0] < c.span[1] <= len(text) for c in calls)
     extra = [FoundCall("Read", {}, "bare_json", (), span) for span in spans]
     assert isinstance(strip_calls(text, [*calls, *extra]), str)

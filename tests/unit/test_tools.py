@@ -17,7 +17,7 @@ import pytest
 import agent.tools.grep as grep_module
 from agent.settings import Settings
 from agent.tools.base import ToolContext, ToolResult
-from agent.tools.bash import Bash
+from agent.tools.bash import Bash, clean_output
 from agent.tools.edit import Edit
 from agent.tools.glob import Glob, PathMatcher
 from agent.tools.grep import Grep
@@ -499,6 +499,22 @@ async def test_bash_cleans_and_cuts_output(ctx: ToolContext) -> None:
     assert lines[:3] == ["red", "100%", "1"]
     assert lines[100] == "[... 152 lines cut ...]"
     assert lines[101:103] == ["251", "252"] and lines[-2:] == ["300", "[exit code 0]"]
+
+
+def test_runs_of_identical_lines_collapse_to_one_and_a_count() -> None:
+    text = "start\n" + "warn: deprecated\n" * 5 + "a\na\n\n\n\nend\x1b[0m\nend"
+    assert clean_output(text).split("\n") == [
+        "start", "warn: deprecated", "[… repeated 4 more times]",
+        "a", "a",  # two lines: the marker would save nothing
+        "", "", "",  # blank lines are layout, not noise
+        "end", "end",  # equal once the escape is gone, but only two
+    ]
+
+
+async def test_bash_collapses_repeated_lines_before_cutting(ctx: ToolContext) -> None:
+    result = await call(Bash(), ctx, command="for i in $(seq 500); do echo retrying; done; echo >&2 fail; echo >&2 fail")
+    assert result.content.splitlines() == [
+        "retrying", "[… repeated 499 more times]", "[stderr]", "fail", "fail", "[exit code 0]"]
 
 
 async def test_bash_policy_refusals(root: Path) -> None:
