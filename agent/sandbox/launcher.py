@@ -203,7 +203,7 @@ def _build_dev(dev: str) -> None:
             _touch(f"{dev}/{name}")
             mount("/dev/" + name, f"{dev}/{name}", None, MS_BIND)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")):
+                         ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
     os.mkdir(f"{dev}/shm")
     os.mkdir(f"{dev}/pts")
@@ -215,8 +215,12 @@ def _build_dev(dev: str) -> None:
 
 
 def _mask(target: str, original: str) -> None:
-    """Hide a secret: an empty read-only folder over a folder, /dev/null over a file."""
-    if os.path.islink(original) or not os.path.lexists(target):
+    """Hide a secret: an empty read-only folder over a folder, /dev/null over a file. A secret that is a
+    link (dotfile managers make them) is hidden where it leads."""
+    if os.path.islink(original):
+        resolved = os.path.realpath(original)
+        target = target[: len(target) - len(original)] + resolved
+    if not os.path.lexists(target) or os.path.islink(target):
         return
     if os.path.isdir(target):
         mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=700,size=4k")

@@ -62,6 +62,10 @@ def fake_home(outside: Path) -> Path:
     (home / ".aws" / "credentials").write_text("aws_secret_access_key = AWS-CANARY\n")
     (home / ".netrc").write_text("machine example.org password NETRC-CANARY\n")
     (home / ".bash_history").write_text("export TOKEN=HISTORY-CANARY\n")
+    # A dotfile manager's layout: the credentials file is a link into another folder.
+    (home / "dotfiles").mkdir()
+    (home / "dotfiles" / "git-credentials").write_text("https://user:LINKED-CANARY@example.org\n")
+    (home / ".git-credentials").symlink_to(home / "dotfiles" / "git-credentials")
     return home
 
 

@@ -45,7 +45,8 @@ def _context(root: Path, asked: list[str] | None = None, answer: bool = True, **
 
 
 async def test_commands_run_sandboxed_without_asking(tmp_path: Path) -> None:
-    result = await Bash().run(BashInput(command="echo $LITTLE_CODER_SANDBOX; python3 -c 'open(\"made\", \"w\")'"), _context(tmp_path))
+    command = "echo $LITTLE_CODER_SANDBOX; python3 -c 'open(\"made\", \"w\")'"
+    result = await Bash().run(BashInput(command=command), _context(tmp_path))
     assert not result.is_error, result.content
     assert result.content.startswith("1\n")
     assert (tmp_path / "made").exists()

@@ -23,7 +23,8 @@ from agent.workspace import DiskWorkspace, RunResult
 from tests.sandbox.conftest import snapshot
 
 POLICY = SandboxPolicy()
-SECRETS = ("ENV-CANARY", "PRIVATE-KEY-CANARY", "AWS-CANARY", "NETRC-CANARY", "HISTORY-CANARY")
+SECRETS = ("ENV-CANARY", "PRIVATE-KEY-CANARY", "AWS-CANARY", "NETRC-CANARY", "HISTORY-CANARY",
+           "LINKED-CANARY")
 
 
 @pytest.fixture
@@ -79,7 +80,8 @@ async def test_secrets_are_neither_in_the_environment_nor_readable(room: Room, f
     result = await run(
         room,
         "env; echo ---; set; echo ---; printenv; cat /proc/self/environ; cat /proc/1/environ; "
-        f"cat {fake_home}/.ssh/id_ed25519 {fake_home}/.aws/credentials {fake_home}/.netrc {fake_home}/.bash_history; "
+        f"cat {fake_home}/.ssh/id_ed25519 {fake_home}/.aws/credentials {fake_home}/.netrc {fake_home}/.bash_history "
+        f"{fake_home}/.git-credentials {fake_home}/dotfiles/git-credentials; "
         f"grep -r CANARY {fake_home} /proc/*/environ; ls -a {fake_home}/.ssh",
     )
     seen = result.stdout + result.stderr
@@ -202,7 +204,8 @@ async def test_a_pid_hopper_is_dead_when_the_command_ends(room: Room) -> None:
     marker = "hopper-27182"
     # Forks a child and exits, over and over, from the background, while the shell ends at once.
     hopper = (
-        f"python3 -c \"import os, sys, time\nwhile True:\n    if os.fork(): os._exit(0)\n    time.sleep(0.002)\" {marker} &"
+        "python3 -c \"import os, sys, time\nwhile True:\n    if os.fork(): os._exit(0)\n    time.sleep(0.002)\" "
+        f"{marker} &"
     )
     for _ in range(5):
         result = await run(room, f"{hopper} echo started")
@@ -228,7 +231,9 @@ async def test_the_session_folder_is_removed(workspace: Path, host_environ: dict
     assert list((tmp_path / "rooms").iterdir()) == []
 
 
-async def test_tools_in_a_replaced_folder_stay_usable(tmp_path: Path, workspace: Path, host_environ: dict[str, str]) -> None:
+async def test_tools_in_a_replaced_folder_stay_usable(
+    tmp_path: Path, workspace: Path, host_environ: dict[str, str]
+) -> None:
     # A virtualenv in /tmp (a CI checkout, say): /tmp is the session's own inside, yet its tools run.
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
