@@ -167,8 +167,11 @@ class Session:
             text_tools=text_mode,
             prompt_version=PROMPT_VERSION,
         )
-        if "Bash" in self.tools and (uncontained := containment(settings).notice()):
-            yield Notice(session_id=self.id, message=uncontained)  # said once, at the start
+        if "Bash" in self.tools:
+            # The first decision probes the machine with a trial sandbox: off the event loop.
+            uncontained = (await asyncio.to_thread(containment, settings)).notice()
+            if uncontained:
+                yield Notice(session_id=self.id, message=uncontained)  # said once, at the start
         specs = [t.spec() for t in self.tools.values()]
         system = system_prompt(specs, text_tools_block=text_tools.instructions(specs) if text_mode else None)
         library = GuidanceLibrary.bundled()

@@ -160,7 +160,7 @@ class EditorWorkspace:
         pending files), by workspace-relative path. Unlike read_text, not a read the review tracks."""
         name = self.relative(path)
         prefix = "" if name == "." else name + "/"
-        return {other: text for other, text in self._layer_texts().items()
+        return {other: text for other, text in (await self._layer_texts()).items()
                 if other == name or other.startswith(prefix)}
 
     # --- changing (recorded, never written) ------------------------------------------------
@@ -228,7 +228,7 @@ class EditorWorkspace:
             if policy is None:
                 cwd = await self._shadow.sync(self._shadow_texts)
                 return await run_command(command, cwd, timeout)
-            await asyncio.to_thread(self._layer.place, self._layer_texts())
+            await asyncio.to_thread(self._layer.place, await self._layer_texts())
             result = await run_in_room(self._room, command, timeout, policy)
             changes = await asyncio.to_thread(self._layer.collect)
             notes = await self._adopt(changes)
@@ -240,18 +240,22 @@ class EditorWorkspace:
             self._layer_state = Layer(self._room.upper, self.root)
         return self._layer_state
 
-    def _layer_texts(self) -> dict[str, str]:
-        """What commands must see over the user's files: unsaved buffers, then the agent's version."""
+    async def _layer_texts(self) -> dict[str, str]:
+        """What commands must see over the user's files: unsaved buffers, then the agent's version.
+        The buffers are taken on the event loop; comparing them with the disk happens off it."""
+        buffers = [(path, found[0]) for path in self._buffers.open_paths()
+                   if (found := self._buffers.buffer(path)) is not None]
+        return {**await asyncio.to_thread(self._unsaved, buffers), **self._pending}
+
+    def _unsaved(self, buffers: list[tuple[Path, str]]) -> dict[str, str]:
         texts: dict[str, str] = {}
-        for path in self._buffers.open_paths():
+        for path, text in buffers:
             try:
                 name = path.resolve().relative_to(self.root).as_posix()
             except (OSError, ValueError):
                 continue  # a buffer outside the workspace
-            buffer = self._buffer(name)
-            if buffer is not None and not _same_as_disk(self.root / name, buffer[0]):
-                texts[name] = buffer[0]
-        texts.update(self._pending)
+            if not _same_as_disk(self.root / name, text):
+                texts[name] = text
         return texts
 
     async def _adopt(self, changes: LayerChanges) -> list[str]:

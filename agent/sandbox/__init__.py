@@ -76,10 +76,11 @@ class SandboxLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    memory_mb: int = 4096
-    processes: int = 512
-    file_size_mb: int = 2048
-    cpu_s: int = 900
+    # The defaults are the settings' own, stated once there.
+    memory_mb: int = Settings.model_fields["sandbox_memory_mb"].default
+    processes: int = Settings.model_fields["sandbox_processes"].default
+    file_size_mb: int = Settings.model_fields["sandbox_file_size_mb"].default
+    cpu_s: int = Settings.model_fields["sandbox_cpu_s"].default
 
     def rlimits(self) -> dict[str, int]:
         # RLIMIT_DATA, not RLIMIT_AS: JVMs, Go and V8 reserve far more address space than they use.

@@ -10,6 +10,7 @@ so "no output" can never be mistaken for success.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import ClassVar
 
@@ -100,7 +101,7 @@ class Bash(Tool):
 
     async def run(self, args: BashInput, ctx: ToolContext) -> ToolResult:
         settings = ctx.settings
-        where = containment(settings)
+        where = await asyncio.to_thread(containment, settings)  # a trial sandbox the first time
         if where.refusal:
             return self._refuse(args.command, where.refusal)
         decision = check(args.command, settings.bash, settings.bash_allow, root=ctx.workspace.root)
