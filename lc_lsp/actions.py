@@ -24,6 +24,8 @@ Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ from lc_lsp.stubs import AnalyzedDocument, Target, TextRange, analyze
 IMPLEMENT = "littleCoder.implement"
 KIND_IMPLEMENT = types.CodeActionKind.RefactorRewrite
 KIND_FIX = types.CodeActionKind.QuickFix
+# Beyond these sizes the analysis runs in a worker thread: any version / a version with no tree to start from.
+OFF_LOOP_CHARS = 1_000_000
+OFF_LOOP_FIRST_PARSE_CHARS = 100_000
 _MESSAGE_CHARS = 60
 _MAX_FIXES = 5
 
@@ -48,28 +53,54 @@ class Analysis:
 
 
 class DocumentAnalyses:
-    """A parse per (uri, version), newest few kept: the editor asks for code actions on every cursor
-    move, and an unchanged document must not be parsed again."""
+    """An analysis per document version, newest few documents kept: the editor asks for code actions
+    on every cursor move, and an unchanged document must not be read again. A new version starts from
+    the previous version's syntax tree (lc_lsp.reparse), so a keystroke costs a small re-parse.
+
+    Safe to use from the event loop and worker threads at once: the table is locked only to read and
+    store entries, never while parsing."""
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
         self._entries: OrderedDict[str, tuple[int | None, str, Analysis]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, uri: str, version: int | None, text: str, language_id: str | None, path: str | None) -> Analysis:
-        entry = self._entries.get(uri)
-        # A file that is not open has no version: compare its text instead.
-        if entry is not None and entry[0] == version and (version is not None or entry[1] == text):
+        with self._lock:
+            entry = self._entries.get(uri)
+            if entry is not None and _same_version(entry, version, text):
+                self._entries.move_to_end(uri)
+                return entry[2]
+        previous = entry[2].document if entry is not None else None
+        index = LineIndex(text)
+        analysis = Analysis(index, analyze(index, language_id, path, previous))
+        with self._lock:
+            self._entries[uri] = (version, text, analysis)
             self._entries.move_to_end(uri)
-            return entry[2]
-        analysis = Analysis(LineIndex(text), analyze(text, language_id, path))
-        self._entries[uri] = (version, text, analysis)
-        self._entries.move_to_end(uri)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
         return analysis
 
+    async def analysis(self, uri: str, version: int | None, text: str, language_id: str | None,
+                       path: str | None) -> Analysis:
+        """`get`, off the event loop when the work is big: a first parse of a large document, or any
+        version of a huge one. A keystroke's re-parse of an ordinary file stays on the loop (< 5 ms)."""
+        with self._lock:
+            entry = self._entries.get(uri)
+        if entry is not None and _same_version(entry, version, text):
+            return entry[2]
+        if len(text) > OFF_LOOP_CHARS or (entry is None and len(text) > OFF_LOOP_FIRST_PARSE_CHARS):
+            return await asyncio.to_thread(self.get, uri, version, text, language_id, path)
+        return self.get(uri, version, text, language_id, path)
+
     def forget(self, uri: str) -> None:
-        self._entries.pop(uri, None)
+        with self._lock:
+            self._entries.pop(uri, None)
+
+
+def _same_version(entry: tuple[int | None, str, Analysis], version: int | None, text: str) -> bool:
+    # A file that is not open has no version: compare its text instead.
+    return entry[0] == version and (version is not None or entry[1] == text)
 
 
 def code_actions(

@@ -26,32 +26,23 @@ import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from lsprotocol import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from agent.settings import Settings, SettingsError
 from lc_lsp import tasks
 from lc_lsp.actions import Analysis, point
+from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, CommandError
+from lc_lsp.host import EditorHost
+from lc_lsp.jobs import Anchor, Job, Jobs
 from lc_lsp.ranges import Encoding
 from lc_lsp.settings import settings_message
 from lc_lsp.stubs import Target, TextRange
-
-if TYPE_CHECKING:
-    from lc_lsp.jobs import Job
-    from lc_lsp.server import LcServer
-
-IMPLEMENT = "littleCoder.implement"
-ASK = "littleCoder.ask"
-CANCEL = "littleCoder.cancel"
-UNDO = "littleCoder.undo"
-REVISE = "littleCoder.revise"
-STATUS = "littleCoder.status"
-ALL = (IMPLEMENT, ASK, CANCEL, UNDO, REVISE, STATUS)
 
 
 class _Args(BaseModel):
@@ -133,12 +124,6 @@ class StatusArgs(_Args):
 A = TypeVar("A", bound=_Args)
 
 
-class CommandError(JsonRpcException):
-    """A well-formed call that cannot be carried out (no such session, nothing to undo)."""
-
-    CODE = -32603  # InternalError is what LSP clients show for a failed command
-
-
 def parse(command: str, model: type[A], arguments: Sequence[Any]) -> A:
     """Validate a command's arguments: none (when every field is optional) or one JSON object."""
     if len(arguments) == 0:
@@ -165,8 +150,9 @@ def parse(command: str, model: type[A], arguments: Sequence[Any]) -> A:
 class Commands:
     """The command implementations; server.py registers thin handlers that call these."""
 
-    def __init__(self, ls: LcServer) -> None:
+    def __init__(self, ls: EditorHost, jobs: Jobs) -> None:
         self._ls = ls
+        self._jobs = jobs
 
     async def implement(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(IMPLEMENT, ImplementArgs, arguments)
@@ -174,7 +160,7 @@ class Commands:
         root = self._ls.root_for(path)
         relative = _relative(path, root)
         encoding = self._ls.encoding
-        analysis = self._ls.analyses.get(args.uri, version, text, language_id, str(path))
+        analysis = await self._ls.analyses.analysis(args.uri, version, text, language_id, str(path))
         if args.diagnostic is not None:
             start = point(analysis.index, args.diagnostic.range.start.lsp(), encoding)
             end = point(analysis.index, args.diagnostic.range.end.lsp(), encoding)
@@ -183,15 +169,18 @@ class Commands:
             language = analysis.document.language
             task = tasks.fix_task(problem, relative, text, language, args.instruction)
             title = tasks.fix_title(problem)
+            anchor = Anchor(args.uri, start[0], end[0])
         else:
             target = self._target(args, analysis, encoding)
             task = tasks.implement_task(target, relative, text, args.instruction)
             title = tasks.implement_title(target)
-        job = self._ls.jobs.start(title=title, task=task, root=root, settings=self._settings(root))
+            anchor = Anchor(args.uri, target.range.start.line, target.range.end.line)
+        job = self._jobs.start(title=title, task=task, root=root, settings=self._settings(root), anchor=anchor)
         return await self._answer(job, args.wait)
 
     async def ask(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(ASK, AskArgs, arguments)
+        anchor: Anchor | None = None
         if args.uri is None:
             root = self._ls.root_for(None)
             task = tasks.ask_task(args.instruction)
@@ -201,50 +190,52 @@ class Commands:
             span = None
             language = ""
             if args.range is not None:
-                analysis = self._ls.analyses.get(args.uri, version, text, language_id, str(path))
+                analysis = await self._ls.analyses.analysis(args.uri, version, text, language_id, str(path))
                 encoding = self._ls.encoding
                 start = point(analysis.index, args.range.start.lsp(), encoding)
                 end = point(analysis.index, args.range.end.lsp(), encoding)
                 span = _text_range(start, end)
                 language = analysis.document.language
+                anchor = Anchor(args.uri, start[0], end[0])
             task = tasks.ask_task(args.instruction, _relative(path, root), text, span, language)
-        job = self._ls.jobs.start(
-            title=tasks.ask_title(args.instruction), task=task, root=root, settings=self._settings(root)
+        job = self._jobs.start(
+            title=tasks.ask_title(args.instruction), task=task, root=root, settings=self._settings(root),
+            anchor=anchor,
         )
         return await self._answer(job, args.wait)
 
     def cancel(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(CANCEL, CancelArgs, arguments)
         if args.all:
-            return {"cancelled": self._ls.jobs.cancel_all()}
+            return {"cancelled": self._jobs.cancel_all()}
         assert args.session_id is not None
         self._job(args.session_id)
-        return {"cancelled": self._ls.jobs.cancel(args.session_id)}
+        return {"cancelled": self._jobs.cancel(args.session_id)}
 
     async def undo(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(UNDO, UndoArgs, arguments)
         if args.session_id is not None:
             self._job(args.session_id)
-        job = self._ls.jobs.undoable(args.session_id)
+        job = self._jobs.undoable(args.session_id)
         if job is None:
             which = f"session {args.session_id}" if args.session_id else "any session"
             raise CommandError(f"little-coder: nothing to undo: no applied changes from {which}")
-        return await self._ls.jobs.undo(job)
+        return await self._jobs.undo(job)
 
     async def revise(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(REVISE, ReviseArgs, arguments)
         previous = self._job(args.session_id)
-        problem = self._ls.jobs.revise_problem(previous, args.comment)
+        problem = self._jobs.revise_problem(previous, args.comment)
         if problem is not None:
             raise CommandError(f"little-coder: cannot revise session {previous.id}: {problem}")
-        job = self._ls.jobs.revise(previous, args.comment, self._settings(previous.root))
+        job = self._jobs.revise(previous, args.comment, self._settings(previous.root))
         return await self._answer(job, args.wait)
 
     def status(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(STATUS, StatusArgs, arguments)
         if args.session_id is not None:
             return self._job(args.session_id).status()
-        return {"sessions": [job.status() for job in self._ls.jobs.all()]}
+        return {"sessions": [job.status() for job in self._jobs.all()]}
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -253,7 +244,7 @@ class Commands:
             return {"sessionId": job.id}
         msg_id = self._ls.protocol.msg_id
         if msg_id is not None:
-            self._ls.protocol.request_cancellers[msg_id] = lambda: self._ls.jobs.cancel(job.id)
+            self._ls.protocol.request_cancellers[msg_id] = lambda: self._jobs.cancel(job.id)
         try:
             await asyncio.shield(job.done)
         except asyncio.CancelledError:
@@ -320,7 +311,7 @@ class Commands:
         return targets[0]
 
     def _job(self, session_id: str) -> Job:
-        job = self._ls.jobs.get(session_id)
+        job = self._jobs.get(session_id)
         if job is None:
             raise JsonRpcInvalidParams(f"invalid argument 'sessionId': no session {session_id!r}",
                                        data={"field": "sessionId"})

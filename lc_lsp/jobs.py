@@ -28,10 +28,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from lsprotocol import types
 
+from agent.backend import ModelMemory
 from agent.events import SessionFinished
 from agent.messages import Message
 from agent.session import Session
@@ -39,6 +40,7 @@ from agent.settings import Settings
 from agent.workspace import ChangeSet, FileChange
 from lc_lsp import tasks, undo
 from lc_lsp.editor_workspace import ChangeHook, EditorWorkspace
+from lc_lsp.host import EditorHost
 from lc_lsp.progress import SessionReporter, change_summary
 from lc_lsp.review import (
     ClientEditCaps,
@@ -55,8 +57,6 @@ from lc_lsp.review import (
 )
 from lc_lsp.undo import AppliedFile, AppliedStep
 
-if TYPE_CHECKING:
-    from lc_lsp.server import LcServer
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,15 @@ APPLY, SHOW_DIFF, DISCARD = "Apply", "Show diff", "Discard"
 ALLOW, DENY = "Allow", "Deny"
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """The lines a session is about (0-based, inclusive), shown by hover while and after it runs."""
+
+    uri: str
+    start_line: int
+    end_line: int
+
+
 @dataclass
 class Job:
     id: str
@@ -99,6 +108,7 @@ class Job:
     reporter: SessionReporter
     done: asyncio.Future[None]
     parent: str | None = None
+    anchor: Anchor | None = None
     state: JobState = "running"
     session: Session | None = None
     runner: asyncio.Task[None] | None = None
@@ -149,11 +159,15 @@ class Job:
 class Jobs:
     """Every job of this server, in start order. State lives here, never in module globals."""
 
-    def __init__(self, ls: LcServer) -> None:
+    def __init__(self, ls: EditorHost) -> None:
         self._ls = ls
+        self.memory = ModelMemory()  # what this server learnt about models, shared by its sessions
         self._jobs: dict[str, Job] = {}
 
     # --- registry -------------------------------------------------------------------------------
+
+    def _edit_caps(self) -> ClientEditCaps:
+        return ClientEditCaps.from_client(self._ls.client_capabilities, self._ls.encoding)
 
     def all(self) -> list[Job]:
         return list(self._jobs.values())
@@ -162,12 +176,13 @@ class Jobs:
         return self._jobs.get(session_id)
 
     def start(self, *, title: str, task: str, root: Path, settings: Settings,
-              history: Sequence[Message] = (), parent: str | None = None) -> Job:
+              history: Sequence[Message] = (), parent: str | None = None, anchor: Anchor | None = None) -> Job:
         session_id = uuid.uuid4().hex[:12]
         loop = asyncio.get_running_loop()
         job = Job(
             id=session_id, title=title, task=task, root=root, settings=settings, history=list(history),
             reporter=SessionReporter(self._ls, session_id, title), done=loop.create_future(), parent=parent,
+            anchor=anchor,
         )
         self._jobs[session_id] = job
         job.runner = asyncio.create_task(self._run(job), name=f"little-coder {session_id}")
@@ -208,7 +223,7 @@ class Jobs:
                                      failed=frozenset(previous.failed), notes=previous.notes)
         return self.start(
             title=tasks.revise_title(previous.title), task=feedback, root=previous.root, settings=settings,
-            history=previous.session.history, parent=previous.id,
+            history=previous.session.history, parent=previous.id, anchor=previous.anchor,
         )
 
     def undoable(self, session_id: str | None) -> Job | None:
@@ -223,7 +238,7 @@ class Jobs:
     async def undo(self, job: Job) -> dict[str, Any]:
         """Put back what `job` applied, as one edit, never over what the user changed since (lc_lsp.undo).
         What landed is read back, like any edit: a file the editor did not revert stays undoable."""
-        caps = self._ls.edit_caps()
+        caps = self._edit_caps()
         plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
         delete_in_edit = caps.document_changes and self._ls.can_delete_files()
         plans: list[undo.FilePlan] = []
@@ -235,8 +250,8 @@ class Jobs:
             plan = undo.plan(applied, current)
             plans.append(plan)
             if plan.changes and plan.target is not None:
-                proposals[applied.uri] = propose(FileChange(applied.path, current, plan.target), current,
-                                                 applied.uri, version)
+                proposals[applied.uri] = await asyncio.to_thread(
+                    propose, FileChange(applied.path, current, plan.target), current, applied.uri, version)
         deletions = [p.applied for p in plans if p.changes and p.target is None]
         edit, _ = build_edit(list(proposals.values()), plain, session_label=f"undo little-coder: {job.title}")
         if delete_in_edit and deletions:
@@ -295,7 +310,7 @@ class Jobs:
             await reporter.start(on_cancel=job.cancel)
             on_change = self._on_change(job) if job.settings.review in ("each", "direct") else None
             workspace = EditorWorkspace(job.root, self._ls.buffers, on_change=on_change)
-            session = Session(job.task, workspace, job.settings, memory=self._ls.memory, history=job.history,
+            session = Session(job.task, workspace, job.settings, memory=self.memory, history=job.history,
                               confirm=self._confirm, session_id=job.id,
                               task_origin="revise" if job.parent else "task")
             job.session = session
@@ -351,14 +366,14 @@ class Jobs:
             return
         added, removed = changes.line_stats()
         reporter.end(f"{change_summary(len(changes.paths()), added, removed)} — review")
-        job.proposals = [self._propose(job.root, change) for change in changes.changes.values()]
+        job.proposals = [await self._propose(job.root, change) for change in changes.changes.values()]
         self._report_conflicts([c for p in job.proposals for c in p.conflicts])
         reviewable = [p for p in job.proposals if p.hunks]
         if not reviewable:
             job.state = "conflicted"
             return
         job.state = "reviewing"
-        caps = self._ls.edit_caps()
+        caps = self._edit_caps()
         if caps.document_changes and caps.change_annotations:
             outcome = await self._apply(job, reviewable, caps)
         elif await self._ask_to_apply(job, reviewable):
@@ -386,17 +401,23 @@ class Jobs:
 
     # --- applying edits -------------------------------------------------------------------------
 
-    def _propose(self, root: Path, change: FileChange) -> Proposal:
+    async def _propose(self, root: Path, change: FileChange) -> Proposal:
+        """A file's proposal, off the event loop: reading an unopened file and diffing it take time. One
+        file per hop, so the loop answers the editor between files."""
         uri = self._ls.uri_for(root / change.path)
-        current, version = self._ls.current_text(uri)
-        return propose(change, current, uri, version)
+
+        def work() -> Proposal:
+            current, version = self._ls.current_text(uri)
+            return propose(change, current, uri, version)
+
+        return await asyncio.to_thread(work)
 
     async def _apply(
         self, job: Job, proposals: list[Proposal], caps: ClientEditCaps
     ) -> set[str] | Literal["refused", "discarded"]:
         """Send one edit for `proposals`; the ids of the hunks that landed, or why nothing was applied:
         "refused" by the client (kept for revise) or "discarded" by the user in the editor's preview."""
-        proposals = [p for p in self._rebase(job, proposals) if p.hunks]
+        proposals = [p for p in await self._rebase(job, proposals) if p.hunks]
         if not proposals:
             return set()
         # The session id in every annotation's description lets a client tie the edit to its session.
@@ -456,14 +477,14 @@ class Jobs:
             job.notes.append(job.message)
         return {h.id for h in landed}
 
-    def _rebase(self, job: Job, proposals: list[Proposal]) -> list[Proposal]:
+    async def _rebase(self, job: Job, proposals: list[Proposal]) -> list[Proposal]:
         """The proposals moved onto what their documents hold right now (an unopened file has no
         version to guard it, so its disk text is compared): no edit is sent against a stale text.
         `job.proposals` follows; what now collides with the user's text is reported."""
         fresh: list[Proposal] = []
         for proposal in proposals:
-            current, version = self._ls.current_text(proposal.uri)
-            moved = rebase(proposal, current, version)
+            current, version = await asyncio.to_thread(self._ls.current_text, proposal.uri)
+            moved = await asyncio.to_thread(rebase, proposal, current, version)
             if moved is not proposal:
                 job.proposals = [moved if p is proposal else p for p in job.proposals]
                 self._report_conflicts(moved.conflicts[len(proposal.conflicts):])
@@ -521,12 +542,12 @@ class Jobs:
         """The EditorWorkspace hook for review modes `each` and `direct`: True when the change is in."""
 
         async def on_change(name: str, base: str | None, proposed: str) -> bool:
-            proposal = self._propose(job.root, FileChange(name, base, proposed))
+            proposal = await self._propose(job.root, FileChange(name, base, proposed))
             job.proposals.append(proposal)
             self._report_conflicts(proposal.conflicts)
             if not proposal.hunks:
                 return not proposal.conflicts
-            caps = self._ls.edit_caps()
+            caps = self._edit_caps()
             plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
             if job.settings.review == "direct":
                 accepted = await self._apply(job, [proposal], plain)

@@ -81,6 +81,7 @@ class SessionReporter:
         self._turn = 0
         self._cap = 0
         self._ended = False
+        self.last_report = ""  # the progress line last sent, for hover
         self._transcript = Transcript()
         # Deltas reach the notification and the log only in merged batches.
         self._batcher = DeltaBatcher(self._publish, session_id)
@@ -125,6 +126,7 @@ class SessionReporter:
         self._progress_for(event)
 
     def report(self, message: str) -> None:
+        self.last_report = message
         if self.token is None or self._ended:
             return
         self._ls.work_done_progress.report(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,6 +23,7 @@ from lsprotocol import types
 Encoding = Literal["utf-8", "utf-16", "utf-32"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 # What str.splitlines also breaks at but LSP does not (VT, FF, FS, GS, RS, NEL, LS, PS).
 _NOT_LSP_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
@@ -79,6 +81,35 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def line_bounds(text: str | bytes) -> tuple[list[int], list[int]]:
+    """Where each LSP line of a str or UTF-8 bytes starts, and where its content ends (before the
+    break). Texts with one kind of line break ("\n" or "\r\n": nearly all) are split in C; only a
+    text that mixes them, or has lone "\r"s, is scanned match by match."""
+    if isinstance(text, str):
+        crs, crlfs, lfs = text.count("\r"), text.count("\r\n"), text.count("\n")
+    else:
+        crs, crlfs, lfs = text.count(b"\r"), text.count(b"\r\n"), text.count(b"\n")
+    if crs and not crs == crlfs == lfs:
+        return _scanned_bounds(text)
+    width = 2 if crs else 1
+    if isinstance(text, str):
+        lengths = list(map(len, text.split("\r\n" if crs else "\n")))
+    else:
+        lengths = list(map(len, text.split(b"\r\n" if crs else b"\n")))
+    starts = [0, *itertools.accumulate(map(operator.add, lengths[:-1], itertools.repeat(width)))]
+    return starts, list(map(operator.add, starts, lengths))
+
+
+def _scanned_bounds(text: str | bytes) -> tuple[list[int], list[int]]:
+    matches = _LINE_BREAK.finditer(text) if isinstance(text, str) else _LINE_BREAK_BYTES.finditer(text)
+    starts, ends = [0], []
+    for match in matches:
+        ends.append(match.start())
+        starts.append(match.end())
+    ends.append(len(text))
+    return starts, ends
+
+
 @dataclass(frozen=True)
 class LineIndex:
     """Where each line of one text starts and where its content ends (before the terminator).
@@ -90,12 +121,7 @@ class LineIndex:
     content_ends: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        ends: list[int] = []
-        for match in _LINE_BREAK.finditer(self.text):
-            ends.append(match.start())
-            starts.append(match.end())
-        ends.append(len(self.text))
+        starts, ends = line_bounds(self.text)
         object.__setattr__(self, "starts", tuple(starts))
         object.__setattr__(self, "content_ends", tuple(ends))
 

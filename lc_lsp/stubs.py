@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -28,6 +28,8 @@ import tree_sitter
 from pydantic import BaseModel, ConfigDict
 
 from lc_lsp.languages import Grammar, resolve
+from lc_lsp.ranges import LineIndex, line_bounds
+from lc_lsp.reparse import reparse
 
 TREE_SITTER_MAX_CHARS = 2_000_000
 """Above this many characters a document is read by the regex fallback: a parse of that size takes a
@@ -40,7 +42,6 @@ _FALLBACK_WINDOW = 2_000
 # that prose about a "todo list" is not taken for one.
 _MARKER = re.compile(r"\b(?:TODO|FIXME|XXX)\b|\b(?i:todo|fixme)\b\s*[:(]|@todo\b")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_NEWLINE_BYTES = re.compile(rb"\r\n|\r|\n")
 
 # Values a placeholder `return` hands back while its TODO waits.
 _PLACEHOLDERS = frozenset(
@@ -123,11 +124,15 @@ class AnalyzedDocument(Protocol):
         ...
 
 
-def analyze(text: str, language: str | None, path: str | None) -> AnalyzedDocument:
+def analyze(text: str | LineIndex, language: str | None, path: str | None,
+            previous: AnalyzedDocument | None = None) -> AnalyzedDocument:
+    """Read one version of a document. Given the analysis of an earlier version of the same document
+    (`previous`), its syntax tree is edited and re-parsed incrementally rather than from scratch."""
+    index = text if isinstance(text, LineIndex) else LineIndex(text)
     resolution = resolve(language, path)
-    if resolution.grammar is None or len(text) > TREE_SITTER_MAX_CHARS:
-        return _RegexDocument(text, resolution.label)
-    return _TreeDocument(text, resolution.grammar)
+    if resolution.grammar is None or len(index.text) > TREE_SITTER_MAX_CHARS:
+        return _RegexDocument(index, resolution.label)
+    return _TreeDocument(index, resolution.grammar, previous if isinstance(previous, _TreeDocument) else None)
 
 
 def find_targets(
@@ -161,26 +166,19 @@ def _is_placeholder_value(value: str) -> bool:
 
 
 class _Lines:
-    """Where each line starts and ends, in str offsets and, when given the bytes, in UTF-8 offsets."""
+    """Where each line starts and ends, in str offsets (the `LineIndex`'s) and, when given the bytes, in
+    UTF-8 offsets."""
 
-    def __init__(self, text: str, data: bytes | None = None) -> None:
-        self.text = text
-        self.starts, self.ends = self._bounds(_NEWLINE.finditer(text), len(text))
-        self.ascii = text.isascii()
+    def __init__(self, index: LineIndex, data: bytes | None = None) -> None:
+        self.text = index.text
+        self.starts: Sequence[int] = index.starts
+        self.ends: Sequence[int] = index.content_ends
+        self.ascii = self.text.isascii()
         self._data = data
-        if data is None or self.ascii:
-            self.byte_starts, self.byte_ends = self.starts, self.ends
-        else:
-            self.byte_starts, self.byte_ends = self._bounds(_NEWLINE_BYTES.finditer(data), len(data))
-
-    @staticmethod
-    def _bounds(breaks: Iterable[re.Match[str]] | Iterable[re.Match[bytes]], size: int) -> tuple[list[int], list[int]]:
-        starts, ends = [0], []
-        for match in breaks:
-            ends.append(match.start())
-            starts.append(match.end())
-        ends.append(size)
-        return starts, ends
+        self.byte_starts: Sequence[int] = self.starts
+        self.byte_ends: Sequence[int] = self.ends
+        if data is not None and not self.ascii:
+            self.byte_starts, self.byte_ends = line_bounds(data)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -235,13 +233,17 @@ _GENERIC_ARGS = re.compile(r"<.*>|\[.*\]")
 
 
 class _TreeDocument:
-    def __init__(self, text: str, grammar: Grammar) -> None:
+    def __init__(self, index: LineIndex, grammar: Grammar, previous: _TreeDocument | None = None) -> None:
         self.language = grammar.name
         self._grammar = grammar
         self._syntax = grammar.syntax
-        self._src = text.encode("utf-8", "surrogatepass")
-        self._lines = _Lines(text, self._src)
-        self._root = grammar.parser().parse(self._src).root_node
+        self._src = index.text.encode("utf-8", "surrogatepass")
+        self._lines = _Lines(index, self._src)
+        if previous is not None and previous._grammar is grammar:
+            self._tree: tree_sitter.Tree = reparse(grammar, self._src, previous._src, previous._tree)
+        else:
+            self._tree = reparse(grammar, self._src, None, None)
+        self._root = self._tree.root_node
 
     # -- the AnalyzedDocument interface ---------------------------------------------------------
 
@@ -849,10 +851,10 @@ class _RegexDocument:
     """Reads a document line by line: headers with a `def|fun|func|function|fn` keyword (or a C#-like
     modifier), bodies in braces, after `=`/`=>`, or indented (closed by `end` where the language does)."""
 
-    def __init__(self, text: str, label: str) -> None:
+    def __init__(self, index: LineIndex, label: str) -> None:
         self.language = f"{label} (regex)"
-        self._text = text
-        self._lines = _Lines(text)
+        self._text = index.text
+        self._lines = _Lines(index)
         self._python = label == "python"
 
     @functools.cached_property

@@ -129,3 +129,10 @@ async def test_settings_reach_the_session(editor: Editor) -> None:
         await editor.configure()
     assert result["state"] == "error" and result["cap"] == 7
     assert "127.0.0.1:9" in result["message"]
+
+
+async def test_hover_is_silent_away_from_sessions(editor: Editor) -> None:
+    uri = editor.open("add.py")
+    found = await editor.client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=1, character=4)))
+    assert found is None

@@ -488,3 +488,32 @@ async def test_thinking_budget_shows_in_progress_and_a_fast_stream_is_batched(
     # not one per 4-token chunk.
     assert chunks >= 400 and len(deltas) <= streamed_s / 0.1 + 3, (chunks, len(deltas), streamed_s)
     assert len(deltas) < chunks / 10
+
+
+async def hover(editor: Editor, uri: str, line: int) -> types.Hover | None:
+    return await editor.client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=4)))
+
+
+def hover_text(found: types.Hover | None) -> str:
+    assert found is not None and isinstance(found.contents, types.MarkupContent)
+    return found.contents.value
+
+
+async def test_hover_shows_the_session_on_its_stub(editor: Editor, model: ScriptedModelServer) -> None:
+    folder = "hover"
+    uri = setup_leap(editor, folder)
+    slow = Reply("Done: " + " ".join(["the function now follows the Gregorian rules."] * 8), tokens_per_second=150)
+    model.replace_replies([leap_script(folder)[1], slow])
+    session = await implement_leap(editor, folder)
+    await editor.wait_event(session, lambda e: e["kind"] == "turn_started" and e["turn"] == 2)
+
+    running = hover_text(await hover(editor, uri, 5))  # inside `leap`, whose definition spans lines 3-5
+    assert "implement `leap`" in running and f"Session `{session}`: working" in running
+    assert "turn 2/20" in running
+    assert await hover(editor, uri, 9) is None  # `label` is not what the session is about
+
+    status = await editor.wait_finished(session)
+    assert status["state"] == "applied", status
+    done = hover_text(await hover(editor, uri, 3))
+    assert f"Session `{session}`: applied" in done and f"`{folder}/leap.py`" in done
