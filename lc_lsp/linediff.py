@@ -52,7 +52,7 @@ def matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[Block]:
 def opcodes(a: Sequence[str], b: Sequence[str]) -> list[Opcode]:
     """Like `SequenceMatcher(None, a, b, autojunk=False).get_opcodes()`."""
     if len(a) <= DIFFLIB_LINES and len(b) <= DIFFLIB_LINES:
-        return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        return list(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes())
     ops: list[Opcode] = []
     i = j = 0
     for ai, bj, size in matching_blocks(a, b):
