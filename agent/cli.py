@@ -6,24 +6,15 @@ Exit codes of `run`: 0 the model finished, 3 turn cap, 1 error or stuck, 2 usage
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.backend import ModelMemory
-from agent.bench.cli import handle as handle_bench
-from agent.bench.cli import register as register_bench
-from agent.embedded import ensure_model_server
-from agent.server_cli import add_probe_arguments, probe_command, serve_embedded, warn
-from agent.server_cli import register as register_server
-from agent.events import SessionFinished
-from agent.providers.base import ProviderError
-from agent.session import Session
-from agent.settings import LoadedSettings, Settings, SettingsError, load_settings
-from agent.transcript import Transcript
-from agent.workspace import DiskWorkspace
+if TYPE_CHECKING:
+    from agent.settings import LoadedSettings, Settings
+
+# Start-up matters (`--help`, `lsp`): building the parser imports nothing heavy; each command imports
+# what it runs (pydantic models, httpx, the benchmark harness) once it is chosen.
 
 EXIT = {"done": 0, "turn_cap": 3, "error": 1, "stuck": 1, "cancelled": 130}
 
@@ -36,6 +27,10 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agent.bench.cli import register as register_bench
+    from agent.server_cli import add_probe_arguments
+    from agent.server_cli import register as register_server
+
     parser = argparse.ArgumentParser(prog="little-coder", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,12 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         return lsp_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    import logging
+
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "bench":
+        from agent.bench.cli import handle as handle_bench
+
         return handle_bench(args)  # its own settings: the exercise tree is not a workspace
     if args.command == "serve-embedded":
+        from agent.server_cli import serve_embedded
+
         return serve_embedded(args)
+    from agent.settings import SettingsError
+
     try:
         loaded = _settings(args)
     except SettingsError as exc:
@@ -97,18 +100,24 @@ def main(argv: list[str] | None = None) -> int:
         if not task.strip():
             print("little-coder: the task is empty", file=sys.stderr)
             return 2
+        import asyncio
+
         try:
             return asyncio.run(_run(task, args.workspace.resolve(), settings, as_json=args.json,
                                     show_thinking=args.show_thinking))
         except KeyboardInterrupt:  # asyncio.run re-raises Ctrl-C after the session has reported it
             return EXIT["cancelled"]
     if args.command == "probe":
+        from agent.server_cli import probe_command
+
         return probe_command(settings, live=args.live)
     parser.error(f"unknown command {args.command}")
     return 2
 
 
 def _settings(args: argparse.Namespace) -> LoadedSettings:
+    from agent.settings import SettingsError, load_settings
+
     workspace: Path = args.workspace
     if not workspace.is_dir():
         raise SettingsError("workspace", f"{workspace} is not a directory", "arguments")
@@ -135,6 +144,17 @@ def _trust_report(loaded: LoadedSettings) -> str:
 
 
 async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show_thinking: bool) -> int:
+    import asyncio
+
+    from agent.backend import ModelMemory
+    from agent.embedded import ensure_model_server
+    from agent.events import SessionFinished
+    from agent.providers.base import ProviderError
+    from agent.server_cli import warn
+    from agent.session import Session
+    from agent.transcript import Transcript
+    from agent.workspace import DiskWorkspace
+
     transcript = Transcript(show_reasoning=show_thinking)
     final: SessionFinished | None = None
     try:

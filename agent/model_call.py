@@ -125,14 +125,14 @@ async def _stream(
 ) -> AsyncIterator[Event]:
     splitter = ThinkTagSplitter(assume_open=starts_in_reasoning)
     cap = output_cap(request)
-    produced = 0
+    produced = tokens.RunningCount()  # counted as one text: per-delta counts over-count small deltas
     async with aclosing(provider.stream(request)) as stream:
         async for delta in stream:
             if isinstance(delta, StreamEnd):
                 acc.end = delta
                 break
-            produced += _delta_tokens(delta)
-            if produced > cap:  # raising here leaves the `async with`, which closes the response
+            produced.feed(_delta_text(delta))
+            if produced.exceeds(cap):  # raising here leaves the `async with`, which closes the response
                 raise _runaway(provider, request, cap)
             if isinstance(delta, TextChunk):
                 pieces: list[Piece] = splitter.feed(delta.text)
@@ -153,11 +153,11 @@ async def _stream(
         yield event
 
 
-def _delta_tokens(delta: TextChunk | ReasoningChunk | ToolCallChunk) -> int:
+def _delta_text(delta: TextChunk | ReasoningChunk | ToolCallChunk) -> str:
     if isinstance(delta, ToolCallChunk):
         arguments = json.dumps(delta.arguments, ensure_ascii=False) if delta.arguments is not None else ""
-        return tokens.count((delta.name or "") + delta.arguments_fragment + arguments)
-    return tokens.count(delta.text)
+        return (delta.name or "") + delta.arguments_fragment + arguments
+    return delta.text
 
 
 def _runaway(provider: Provider, request: ChatRequest, cap: int) -> ProviderError:

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agent.workspace import RunResult
+from agent.run_result import RunResult
 
 # Environment variable that marks every process started for one run.
 TAG_VARIABLE = "LITTLE_CODER_PROCESS_TAG"

@@ -6,7 +6,18 @@ the whole cached history (SCAFFOLD §11.2). Here the system prompt depends only 
 history only grows, and the guidance that changes per call travels in one small message at the tail:
 
     stable:  [system, *history, guidance]      the prefix of call n+1 extends the prefix of call n
-    rewrite: [system + guidance, *history]     the original's layout, kept for the cache benchmark
+    rewrite: [system + guidance, *history]     the original's placement (SCAFFOLD §6)
+
+Where the note goes is a trade-off, because a server reuses only the unchanged *prefix*. A note at the
+tail is re-evaluated on every call (the conversation's growth lands before it), changed or not, so a
+call costs growth + note. A note anchored early (the original's place, or any fixed position before the
+history) is reused while it is unchanged, but each change re-evaluates the whole conversation after it.
+The selection follows the last tools called and the last error, so it changes on most calls (5 of 7 in
+the leap session of bench/kv_cache_reuse.py, where the tail evaluates 1.5x fewer tokens than the anchor
+over the session, and the gap widens as the history grows); the tail also puts the notes next to the
+step they are for. Keeping one note reused when unchanged *and* cheap when changed would mean leaving
+every past note in the history, which spends context on stale cards. Hence `stable` is the default and
+`rewrite` stays only as the original's placement.
 """
 
 from __future__ import annotations
@@ -133,7 +144,8 @@ def build_messages(
     layout: PromptLayout = "stable",
 ) -> list[Message]:
     """The request's message list. The guidance message is built per call and never stored in the
-    history, so the next call's prefix is exactly this call's list minus its last message."""
+    history, so the next call's prefix is exactly this call's list minus its last message: a call
+    re-evaluates only the conversation's growth and its note (the module docstring weighs the layouts)."""
     if layout == "rewrite":
         content = system if guidance is None else f"{system}\n\n{guidance}"
         return [SystemMessage(content=content), *history]

@@ -13,20 +13,15 @@ the model can do and the configuration that follows; with --live it also asks th
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.backend import ModelMemory, connect
-from agent.embedded import DEFAULT_CONTEXT, EmbeddedError, EmbeddedServer, ensure_model_server, port_is_free
-from agent.providers.base import ProviderError
-from agent.providers.probe import live_check
-from agent.settings import DEFAULT_LLAMACPP_URL, Settings
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
-USUAL_PORT = int(DEFAULT_LLAMACPP_URL.rsplit(":", 1)[1])
+# Registering these commands imports nothing heavy (start-up of `little-coder --help`); the handlers
+# import the model-server code once one of them runs.
 _POLL_S = 0.5
 
 
@@ -34,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve = subparsers.add_parser(
         "serve-embedded", help="serve the embedded SmolLM2-135M smoke-test model on 127.0.0.1 until Ctrl-C"
     )
-    serve.add_argument("--port", type=int, help=f"default: {USUAL_PORT} if free, else any free port")
-    serve.add_argument("--context-size", "-c", type=int, default=DEFAULT_CONTEXT, help="tokens (llama-server -c)")
+    serve.add_argument("--port", type=int,
+                       help="default: llama-server's usual port (the one backend auto tries) if free, else any")
+    serve.add_argument("--context-size", "-c", type=int,
+                       help="tokens (llama-server -c; default agent.embedded.DEFAULT_CONTEXT)")
     serve.add_argument("--threads", "-t", type=int, help="CPU threads (default: half the CPUs, at most 4)")
     serve.add_argument("--cache-reuse", type=int, default=0,
                        help="reuse shifted KV chunks of at least N tokens (llama-server --cache-reuse)")
@@ -53,10 +50,19 @@ def warn(message: str) -> None:
 
 def probe_command(settings: Settings, *, live: bool) -> int:
     """Handler of `probe`; the exit status (1 when no server can be reached)."""
+    import asyncio
+
     return asyncio.run(_probe(settings, live=live))
 
 
 async def _probe(settings: Settings, *, live: bool) -> int:
+    import json
+
+    from agent.backend import ModelMemory, connect
+    from agent.embedded import ensure_model_server
+    from agent.providers.base import ProviderError
+    from agent.providers.probe import live_check
+
     try:
         async with ensure_model_server(settings, notify=warn) as reachable:
             backend = await connect(reachable, ModelMemory())
@@ -82,6 +88,8 @@ async def _probe(settings: Settings, *, live: bool) -> int:
 
 def serve_embedded(args: argparse.Namespace) -> int:
     """Handler of `serve-embedded`; the exit status."""
+    import asyncio
+
     try:
         return asyncio.run(_serve(args))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
@@ -89,10 +97,20 @@ def serve_embedded(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    port = args.port or (USUAL_PORT if port_is_free(USUAL_PORT) else None)
+    import asyncio
+    import signal
+
+    from agent.embedded import EmbeddedError, EmbeddedServer, port_is_free
+    from agent.settings import DEFAULT_LLAMACPP_URL
+
+    usual_port = int(DEFAULT_LLAMACPP_URL.rsplit(":", 1)[1])
+    port = args.port or (usual_port if port_is_free(usual_port) else None)
+    options: dict[str, Any] = {"port": port, "threads": args.threads, "cache_reuse": args.cache_reuse,
+                               "log_path": args.log}
+    if args.context_size is not None:  # else the embedded server's own default
+        options["context_size"] = args.context_size
     try:
-        server = EmbeddedServer.installed(context_size=args.context_size, port=port, threads=args.threads,
-                                          cache_reuse=args.cache_reuse, log_path=args.log)
+        server = EmbeddedServer.installed(**options)
         await server.start()
     except EmbeddedError as exc:
         print(f"little-coder: {exc.user_message()}", file=sys.stderr)

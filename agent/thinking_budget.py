@@ -120,10 +120,10 @@ def _emit(out: list[Piece], kind: Kind, text: str) -> None:
 class ThinkingBudget:
     """Counts the reasoning of one model request and says when it has run past the budget.
 
-    `budget` is in o200k_base tokens (agent.tokens). Each delta is counted on its own: deltas are
-    about one token, and re-encoding the growing trace would be quadratic. The delta that crosses the
-    budget is encoded and consumed only up to its first token past the budget, so the overshoot is
-    one token whether the server streams single tokens or one large chunk.
+    `budget` is in o200k_base tokens (agent.tokens), counted over the reasoning as one text
+    (`tokens.RunningCount`), so the count does not depend on how the server chunks its stream. The
+    delta that crosses the budget is consumed only up to its first token past the budget, so the
+    overshoot is one token whether the server streams single characters or one large chunk.
     """
 
     def __init__(self, budget: int) -> None:
@@ -131,13 +131,15 @@ class ThinkingBudget:
             # Zero means "thinking disabled": the session sends no thinking and needs no counter.
             raise ValueError(f"thinking budget must be positive, got {budget}")
         self.budget = budget
+        self._count = tokens.RunningCount()
         self._tokens = 0
         self._parts: list[str] = []
         self._exceeded = False
 
     @property
     def tokens(self) -> int:
-        return self._tokens
+        """Reasoning tokens so far (exact; at the cut, budget + 1)."""
+        return self._tokens if self._exceeded else self._count.count()
 
     @property
     def exceeded(self) -> bool:
@@ -146,7 +148,7 @@ class ThinkingBudget:
     @property
     def overshoot(self) -> int:
         """Tokens consumed past the budget (0 until the budget is exceeded)."""
-        return max(0, self._tokens - self.budget)
+        return max(0, self.tokens - self.budget)
 
     @property
     def trace(self) -> str:
@@ -159,16 +161,16 @@ class ThinkingBudget:
             return True
         if not text:
             return False
-        ids = tokens.encode(text)
-        room = self.budget - self._tokens
-        if len(ids) <= room:
-            self._tokens += len(ids)
-            self._parts.append(text)
+        settled_tokens, settled_chars = self._count.settled_tokens, self._count.settled_chars
+        self._count.feed(text)
+        self._parts.append(text)
+        if not self._count.exceeds(self.budget):
             return False
-        kept = ids[: room + 1]
-        # A token prefix can end inside a multi-byte character; drop that partial character.
-        self._parts.append(tokens.encoding().decode_bytes(kept).decode("utf-8", errors="ignore"))
-        self._tokens += len(kept)
+        # The cut lies past what was settled before this delta (this delta may have settled beyond it).
+        fed = "".join(self._parts)
+        room = self.budget - settled_tokens
+        self._parts = [fed[:settled_chars] + tokens.head(fed[settled_chars:], room + 1)]
+        self._tokens = self.budget + 1
         self._exceeded = True
         return True
 

@@ -67,3 +67,70 @@ def encode(text: str) -> list[int]:
 
 def decode(tokens: list[int]) -> str:
     return encoding().decode(tokens)
+
+
+def head(text: str, n_tokens: int) -> str:
+    """The first `n_tokens` tokens of `text`, less a character they end inside of."""
+    return encoding().decode_bytes(encode(text)[:n_tokens]).decode("utf-8", errors="ignore")
+
+
+class RunningCount:
+    """The token count of a text that arrives in pieces, equal to encoding the whole text at once,
+    at a cost proportional to each piece rather than to the text so far.
+
+    Counting each piece on its own over-counts whenever a piece ends inside a token (1-character
+    pieces count every character), and re-encoding the whole text each time is quadratic. BPE is not
+    prefix-stable at the end of a text (more characters can merge into the last tokens), so the text
+    is settled only up to `OPEN_TOKENS` tokens before its end, at a token boundary that is also a
+    character boundary; the open tail is re-encoded as pieces arrive, and settled again once it grows.
+    """
+
+    OPEN_TOKENS = 8  # tokens left open at the end: far more than a merge can reach back in practice
+    SETTLE_CHARS = 256  # settle the tail once it is this long: keeps each re-encoding small
+
+    def __init__(self) -> None:
+        self._settled = 0  # tokens of the settled text
+        self._settled_chars = 0
+        self._tail = ""
+        self._settle_at = self.SETTLE_CHARS
+
+    @property
+    def settled_chars(self) -> int:
+        """Characters of the text before the open tail."""
+        return self._settled_chars
+
+    @property
+    def settled_tokens(self) -> int:
+        return self._settled
+
+    def exceeds(self, limit: int) -> bool:
+        """`count() > limit`, encoding nothing while the text is clearly short of it (a token is at least
+        one UTF-8 byte, a character at most four)."""
+        return self._settled + 4 * len(self._tail) > limit and self.count() > limit
+
+    def feed(self, text: str) -> None:
+        self._tail += text
+        if len(self._tail) >= self._settle_at:
+            self._settle()
+
+    def count(self) -> int:
+        # Settling costs what counting costs (one encoding of the tail) and keeps the next count small.
+        open_tokens = self._settle()
+        return self._settled + open_tokens
+
+    def _settle(self) -> int:
+        """Settle all but the open tokens; returns the tokens of the tail left open."""
+        enc = encoding()
+        ids = encode(self._tail)
+        split = len(ids) - self.OPEN_TOKENS
+        # A token starting with a UTF-8 continuation byte ends a character another token began.
+        while split > 0 and enc.decode_single_token_bytes(ids[split])[0] & 0xC0 == 0x80:
+            split -= 1
+        if split > 0:
+            chars = len(enc.decode_bytes(ids[:split]).decode("utf-8"))
+            self._settled += split
+            self._settled_chars += chars
+            self._tail = self._tail[chars:]
+        # A tail that would not settle (a few huge tokens) waits until it doubles: linear overall.
+        self._settle_at = max(self.SETTLE_CHARS, 2 * len(self._tail))
+        return len(ids) - max(split, 0)

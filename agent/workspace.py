@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
+from agent.process import run_command
+from agent.run_result import RunResult
+
 if TYPE_CHECKING:
     from agent.sandbox import Room, SandboxPolicy
 
@@ -111,16 +114,6 @@ def encode_text(name: str, text: str) -> bytes:
             f"{_mib(MAX_FILE_BYTES)} limit for files written whole; split it into smaller files"
         )
     return data
-
-
-@dataclass(frozen=True)
-class RunResult:
-    exit_code: int | None  # None when killed by the timeout
-    stdout: str
-    stderr: str
-    timed_out: bool = False
-    duration_s: float = 0.0
-    notes: tuple[str, ...] = ()  # what the workspace adds for the model (files the command changed)
 
 
 @dataclass(frozen=True)
@@ -475,8 +468,7 @@ class DiskWorkspace:
     # --- running ---------------------------------------------------------------------------
 
     async def run(self, command: str, timeout: float, policy: SandboxPolicy | None = None) -> RunResult:
-        # Imported here: agent.process and agent.sandbox import RunResult from this module.
-        from agent.process import run_command
+        # Imported here: agent.sandbox imports WorkspaceError from this module.
         from agent.sandbox import Room, run_in_room
 
         if policy is None:

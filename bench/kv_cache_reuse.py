@@ -14,11 +14,19 @@ given). The session is the bundled leap exercise: 7 tool turns whose results com
 real tools once on a temporary copy, so both layouts send exactly the same conversation. Every call
 asks for one token (max_output_tokens = 1), so the time measured is prompt evaluation.
 
-Per call it reports `appended` (tokens of this call's stable-layout prompt after the prefix it shares
-with the previous call's: the new assistant turn and tool results plus this call's guidance note),
-`evaluated` (prompt_n), `cache_n` and `prompt_ms`, token counts taken from the server's own template
-and tokenizer (POST /apply-template, /tokenize). Goal: on calls >= 2, evaluated <= 1.1 x appended
-for the stable layout.
+Per call >= 2 it reports, in the server's own tokens (its chat template and tokenizer via POST
+/apply-template and /tokenize), two things apart:
+
+- `growth`: what the conversation gained since the previous call (the new assistant turn and its tool
+  results), measured on the prompt without any guidance, so it is the same for every layout;
+- `guidance`: the size of this call's guidance note (the tokens it adds to the prompt), and whether it
+  changed since the previous call;
+
+then `evaluated` (the server's timings.prompt_n; `cache_n` is what it reused) and the ratio
+evaluated / (growth + guidance). Goal, for the default layout (`stable`): every call >= 2 evaluates
+at most 1.1 x (growth + guidance). Beside it, for calls whose guidance did not change, each layout
+reports the share of the note the server reused (1 - max(0, evaluated - growth) / guidance): the
+trade-off between the two placements, which agent/prompt.py explains.
 
     python bench/kv_cache_reuse.py [--base-url URL | --chat-template NAME --cache-reuse N] [--profile NAME] [--out FILE]
 
@@ -62,6 +70,7 @@ from agent.settings import PromptLayout, Settings
 from agent.tools.base import ToolContext
 from agent.tools.registry import default_tools
 from agent.workspace import DiskWorkspace
+from bench.support import own_cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "leap"
@@ -69,6 +78,8 @@ TASK = "Implement is_leap in leap.py so that the tests in test_leap.py pass."
 INSTRUCTIONS = ".docs/instructions.md"
 GOAL_RATIO = 1.1
 LAYOUTS: tuple[PromptLayout, ...] = ("stable", "rewrite")
+DEFAULT_LAYOUT: PromptLayout = "stable"
+QUICK_TURNS = 3  # --quick: the first 4 calls (both of the session's unchanged-guidance calls included)
 
 # The scripted agent: what it says and which call it makes, turn by turn. The first implementation
 # misses the century rule, so the tests fail once and the session goes through a recovery.
@@ -115,6 +126,7 @@ async def record_session(workdir: Path) -> list[Turn]:
 class Call:
     messages: list[Message]
     guidance: str | None
+    conversation: list[Message]  # the same call without its guidance note: what growth is measured on
 
 
 def calls_for(layout: PromptLayout, turns: Sequence[Turn], specs: list[ToolSpec], config: Effective) -> list[Call]:
@@ -134,12 +146,13 @@ def calls_for(layout: PromptLayout, turns: Sequence[Turn], specs: list[ToolSpec]
         unread = [] if INSTRUCTIONS in read else [INSTRUCTIONS]
         guidance = guidance_block(selection, unread, first_turn=number == 0)
         shown = text_tools.to_text_mode(history) if config.text_tools else history
-        calls.append(Call(build_messages(system, shown, guidance, layout), guidance))
+        calls.append(Call(build_messages(system, shown, guidance, layout), guidance,
+                          build_messages(system, shown, None, layout)))
     return calls
 
 
-def request_for(call: Call, model: str, specs: list[ToolSpec], config: Effective) -> ChatRequest:
-    return ChatRequest(model=model, messages=call.messages, tools=[] if config.text_tools else specs, think=False,
+def request_for(messages: list[Message], model: str, specs: list[ToolSpec], config: Effective) -> ChatRequest:
+    return ChatRequest(model=model, messages=messages, tools=[] if config.text_tools else specs, think=False,
                        temperature=0.0, context_size=config.context_size, max_output_tokens=1)
 
 
@@ -163,73 +176,84 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+@dataclass
+class Sizes:
+    """Per call, layout-independent: the conversation's growth and the guidance note's size."""
+    growth: list[int]
+    guidance: list[int]
+    changed: list[bool]
+
+
+async def sizes(base_url: str, model: str, turns: Sequence[Turn], specs: list[ToolSpec], config: Effective) -> Sizes:
+    """Growth: tokens of call n's guidance-free prompt after the prefix it shares with call n-1's.
+    Guidance: call n's stable prompt minus its guidance-free prompt (the note with its template wrapping)."""
+    growth: list[int] = []
+    guidance: list[int] = []
+    changed: list[bool] = []
+    previous: list[int] = []
+    previous_note: str | None = None
+    async with httpx.AsyncClient(timeout=60.0) as client:
+        for call in calls_for("stable", turns, specs, config):
+            bare = await prompt_tokens(client, base_url, request_for(call.conversation, model, specs, config))
+            full = await prompt_tokens(client, base_url, request_for(call.messages, model, specs, config))
+            growth.append(len(bare) - common_prefix(bare, previous))
+            guidance.append(len(full) - len(bare))
+            changed.append(call.guidance != previous_note)
+            previous, previous_note = bare, call.guidance
+    return Sizes(growth, guidance, changed)
+
+
 async def measure(layout: PromptLayout, base_url: str, model: str, turns: Sequence[Turn], specs: list[ToolSpec],
-                  config: Effective, appended: list[int]) -> dict[str, Any]:
+                  config: Effective, size: Sizes) -> dict[str, Any]:
     provider = OpenAICompatProvider(base_url, connect_timeout=10.0, stall_timeout=600.0)
     rows: list[dict[str, Any]] = []
-    previous: list[int] = []
     try:
-        async with httpx.AsyncClient(timeout=60.0) as client:
-            for number, call in enumerate(calls_for(layout, turns, specs, config), start=1):
-                request = request_for(call, model, specs, config)
-                ids = await prompt_tokens(client, base_url, request)
-                started = time.monotonic()
-                end: StreamEnd | None = None
-                async for delta in provider.stream(request):
-                    if isinstance(delta, StreamEnd):
-                        end = delta
-                wall = time.monotonic() - started
-                assert end is not None
-                timings = end.usage.timings
-                evaluated = int(timings["prompt_n"])
-                row = {
-                    "call": number,
-                    "prompt_tokens": len(ids),
-                    "shared_with_previous": common_prefix(ids, previous),
-                    "appended": appended[number - 1],
-                    "evaluated": evaluated,
-                    "cache_n": int(timings.get("cache_n", 0)),
-                    "prompt_ms": round(float(timings["prompt_ms"]), 1),
-                    "wall_ms": round(wall * 1000, 1),
-                    "evaluated_over_appended": round(evaluated / max(appended[number - 1], 1), 3),
-                }
-                rows.append(row)
-                previous = ids
-                print(f"[{layout}] call {number}: prompt {len(ids)}, appended {row['appended']}, "
-                      f"evaluated {evaluated}, cache_n {row['cache_n']}, {row['prompt_ms']} ms", file=sys.stderr)
+        for number, call in enumerate(calls_for(layout, turns, specs, config), start=1):
+            request = request_for(call.messages, model, specs, config)
+            started = time.monotonic()
+            end: StreamEnd | None = None
+            async for delta in provider.stream(request):
+                if isinstance(delta, StreamEnd):
+                    end = delta
+            wall = time.monotonic() - started
+            assert end is not None
+            timings = end.usage.timings
+            evaluated = int(timings["prompt_n"])
+            growth, guidance = size.growth[number - 1], size.guidance[number - 1]
+            row: dict[str, Any] = {
+                "call": number,
+                "growth": growth,
+                "guidance": guidance,
+                "guidance_changed": size.changed[number - 1],
+                "evaluated": evaluated,
+                "cache_n": int(timings.get("cache_n", 0)),
+                "prompt_tokens": evaluated + int(timings.get("cache_n", 0)),
+                "ratio": round(evaluated / max(growth + guidance, 1), 3),
+                "prompt_ms": round(float(timings["prompt_ms"]), 1),
+                "wall_ms": round(wall * 1000, 1),
+            }
+            if number > 1 and not size.changed[number - 1] and guidance:
+                row["guidance_reused_share"] = round(1 - min(max(evaluated - growth, 0), guidance) / guidance, 3)
+            rows.append(row)
+            print(f"[{layout}] call {number}: growth {growth}, guidance {guidance}"
+                  f"{'' if size.changed[number - 1] else ' (unchanged)'}, evaluated {evaluated}, "
+                  f"cache_n {row['cache_n']}, {row['prompt_ms']} ms", file=sys.stderr)
     finally:
         await provider.aclose()
     later = rows[1:]
+    unchanged = [r["guidance_reused_share"] for r in later if "guidance_reused_share" in r]
     return {
         "calls": rows,
         "total_evaluated": sum(r["evaluated"] for r in rows),
         "total_prompt_ms": round(sum(r["prompt_ms"] for r in rows), 1),
         "evaluated_calls_2_on": sum(r["evaluated"] for r in later),
-        "appended_calls_2_on": sum(r["appended"] for r in later),
+        "growth_calls_2_on": sum(r["growth"] for r in later),
+        "guidance_calls_2_on": sum(r["guidance"] for r in later),
         "prompt_ms_calls_2_on": round(sum(r["prompt_ms"] for r in later), 1),
-        "max_ratio_calls_2_on": max((r["evaluated_over_appended"] for r in later), default=0.0),
+        "max_ratio_calls_2_on": max((r["ratio"] for r in later), default=0.0),
+        "unchanged_guidance_calls": len(unchanged),
+        "unchanged_guidance_reused_share": round(sum(unchanged) / len(unchanged), 3) if unchanged else None,
     }
-
-
-async def stable_appended(base_url: str, model: str, turns: Sequence[Turn], specs: list[ToolSpec],
-                          config: Effective) -> tuple[list[int], list[int]]:
-    """Per call: tokens after the prefix shared with the previous call's stable prompt, and the guidance
-    note's own size. Computed once: the content appended is the same whichever layout carries it."""
-    appended: list[int] = []
-    previous: list[int] = []
-    async with httpx.AsyncClient(timeout=60.0) as client:
-        for call in calls_for("stable", turns, specs, config):
-            ids = await prompt_tokens(client, base_url, request_for(call, model, specs, config))
-            appended.append(len(ids) - common_prefix(ids, previous))
-            previous = ids
-        guidance = []
-        for call in calls_for("stable", turns, specs, config):
-            if call.guidance is None:
-                guidance.append(0)
-                continue
-            tokenized = await client.post(f"{base_url}/tokenize", json={"content": call.guidance})
-            guidance.append(len(tokenized.raise_for_status().json()["tokens"]))
-    return appended, guidance
 
 
 @dataclass
@@ -270,9 +294,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = [tool.spec() for tool in default_tools()]
     with tempfile.TemporaryDirectory() as tmp:
         turns = await record_session(Path(tmp) / "leap")
+    if args.quick:
+        turns = turns[:QUICK_TURNS]
+    cpu_started = own_cpu_seconds()
     layouts: dict[str, Any] = {}
-    appended: list[int] = []
-    guidance: list[int] = []
+    size: Sizes | None = None
     server: dict[str, Any] = {}
     setup: dict[str, Any] = {}
     erased: dict[str, bool] = {}
@@ -296,8 +322,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.base_url:
                 erased[layout] = await erase_slots(base_url, slots)
             config = configure(target, args.profile)
-            if not appended:
-                appended, guidance = await stable_appended(base_url, target.model, turns, specs, config)
+            if size is None:
+                size = await sizes(base_url, target.model, turns, specs, config)
                 server = {
                     "base_url": base_url if args.base_url else "embedded",
                     "build_info": target.props.get("build_info"),
@@ -314,20 +340,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "profile": config.profile,
                     "text_tools": config.text_tools,
                     "guidance_budget": config.guidance_budget,
-                    "guidance_tokens_per_call": guidance,
+                    "quick": args.quick,
+                    "guidance_tokens_per_call": size.guidance,
+                    "growth_tokens_per_call": size.growth,
+                    "guidance_changed_per_call": size.changed,
                     "max_output_tokens": 1,
                 }
-            layouts[layout] = await measure(layout, base_url, target.model, turns, specs, config, appended)
+            layouts[layout] = await measure(layout, base_url, target.model, turns, specs, config, size)
         finally:
             if embedded is not None:
                 await embedded.stop()
     if erased:
         server["slots_erased_before_each_layout"] = all(erased.values())
     stable, rewrite = layouts["stable"], layouts["rewrite"]
+    default = layouts[DEFAULT_LAYOUT]
     return {
         "bench": "kv_cache_reuse",
         "server": server,
         "session": setup,
+        "default_layout": DEFAULT_LAYOUT,
         "layouts": layouts,
         "rewrite_over_stable": {
             "evaluated_calls_2_on": _ratio(rewrite["evaluated_calls_2_on"], stable["evaluated_calls_2_on"]),
@@ -335,10 +366,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "total_evaluated": _ratio(rewrite["total_evaluated"], stable["total_evaluated"]),
             "total_prompt_ms": _ratio(rewrite["total_prompt_ms"], stable["total_prompt_ms"]),
         },
+        # Prompt evaluation runs in the server: its own prompt_ms above is the CPU that matters; this is
+        # the bench's (templating, tokenizing and streaming requests).
+        "bench_cpu_s": round(own_cpu_seconds() - cpu_started, 2),
         "goal": {
-            "stable_evaluated_at_most_x_appended_on_calls_2_on": GOAL_RATIO,
-            "stable_max_ratio": stable["max_ratio_calls_2_on"],
-            "met": stable["max_ratio_calls_2_on"] <= GOAL_RATIO,
+            "evaluated_at_most_x_growth_plus_guidance_on_calls_2_on": GOAL_RATIO,
+            "max_ratio": default["max_ratio_calls_2_on"],
+            "goal_met": default["max_ratio_calls_2_on"] <= GOAL_RATIO,
         },
     }
 
@@ -355,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="embedded server's -t")
     parser.add_argument("--chat-template", help="embedded server's template, one llama.cpp ships (e.g. Qwen3.5-4B)")
     parser.add_argument("--profile", default="qwen3.5:9b", help="the profile whose budgets the session uses")
+    parser.add_argument("--quick", action="store_true", help=f"only the first {QUICK_TURNS + 1} calls")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     # The scripted Bash calls run `python -m pytest`: this interpreter's, which has pytest.
@@ -365,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n", encoding="utf-8")
-    return 0 if report["goal"]["met"] else 1
+    return 0 if report["goal"]["goal_met"] else 1
 
 
 if __name__ == "__main__":

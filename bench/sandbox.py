@@ -34,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.process import run_command  # noqa: E402
+from agent.run_result import RunResult  # noqa: E402
 from agent.sandbox import Room, SandboxPolicy, run_in_room, support  # noqa: E402
-from agent.workspace import RunResult  # noqa: E402
 from lc_lsp.editor_workspace import EditorWorkspace  # noqa: E402
 from lc_lsp.shadow import ShadowTree  # noqa: E402
 

@@ -33,15 +33,16 @@ from typing import Any
 
 from lsprotocol import types
 
-from lc_lsp.ranges import Encoding, LineIndex
+from lc_lsp.command_names import IMPLEMENT
+from lc_lsp.ranges import Encoding, LineIndex, point
 from lc_lsp.stubs import AnalyzedDocument, Target, TextRange, analyze
 
-IMPLEMENT = "littleCoder.implement"
 KIND_IMPLEMENT = types.CodeActionKind.RefactorRewrite
 KIND_FIX = types.CodeActionKind.QuickFix
-# Beyond these sizes the analysis runs in a worker thread: any version / a version with no tree to start from.
-OFF_LOOP_CHARS = 1_000_000
-OFF_LOOP_FIRST_PARSE_CHARS = 100_000
+# From this size on, every version is analysed in a worker thread (read in chunks there, so the loop runs:
+# lc_lsp.reparse). Below it a re-parse costs ~1 ms, except that tree-sitter-python re-reads everything
+# after an edit at the end of a block: 20-50 ms in a 10,000-line file, which must not stall the loop.
+OFF_LOOP_CHARS = 64_000
 _MESSAGE_CHARS = 60
 _MAX_FIXES = 5
 
@@ -83,13 +84,13 @@ class DocumentAnalyses:
 
     async def analysis(self, uri: str, version: int | None, text: str, language_id: str | None,
                        path: str | None) -> Analysis:
-        """`get`, off the event loop when the work is big: a first parse of a large document, or any
-        version of a huge one. A keystroke's re-parse of an ordinary file stays on the loop (< 5 ms)."""
+        """`get`, off the event loop for a document of OFF_LOOP_CHARS or more; a small one's re-parse
+        stays on the loop (about a millisecond)."""
         with self._lock:
             entry = self._entries.get(uri)
         if entry is not None and _same_version(entry, version, text):
             return entry[2]
-        if len(text) > OFF_LOOP_CHARS or (entry is None and len(text) > OFF_LOOP_FIRST_PARSE_CHARS):
+        if len(text) >= OFF_LOOP_CHARS:
             return await asyncio.to_thread(self.get, uri, version, text, language_id, path)
         return self.get(uri, version, text, language_id, path)
 
@@ -170,13 +171,6 @@ def _target_arguments(
     else:
         args["position"] = _position_json(_position(index, target.range, encoding))
     return args
-
-
-def point(index: LineIndex, position: types.Position, encoding: Encoding) -> tuple[int, int]:
-    """An LSP position as (line, Python column)."""
-    offset = index.offset_at(position, encoding)
-    line = index.line_of(offset)
-    return line, offset - index.starts[line]
 
 
 def _position(index: LineIndex, span: TextRange, encoding: Encoding) -> types.Position:

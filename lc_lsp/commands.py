@@ -36,11 +36,11 @@ from pygls.uris import to_fs_path
 
 from agent.settings import Settings, SettingsError
 from lc_lsp import tasks
-from lc_lsp.actions import Analysis, point
+from lc_lsp.actions import Analysis
 from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, CommandError
 from lc_lsp.host import EditorHost
 from lc_lsp.jobs import Anchor, Job, Jobs
-from lc_lsp.ranges import Encoding
+from lc_lsp.ranges import Encoding, point
 from lc_lsp.settings import settings_message
 from lc_lsp.stubs import Target, TextRange
 

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from agent.process import run_command
+from agent.run_result import RunResult
 from agent.sandbox import Room, SandboxPolicy, run_in_room
 from agent.sandbox.layer import Layer, LayerChanges
 from agent.workspace import (
@@ -30,7 +31,6 @@ from agent.workspace import (
     FileExists,
     FileMissing,
     LineWindow,
-    RunResult,
     WorkspaceError,
     encode_text,
     refuse_repository_metadata,

@@ -1,7 +1,7 @@
 """Which tree-sitter grammar reads a document, and the node kinds the stub finder relies on.
 
 A document is matched by its LSP languageId first and its file extension second. Languages without a
-grammar here get a label only; `lc_lsp.stubs` reads those with its regex fallback.
+grammar here get a label only; `lc_lsp.regex_targets` reads those line by line.
 
 Compiled `tree_sitter.Language` and `Query` objects are memoised per grammar (an LRU on the factory):
 that cache is the only state here, it is filled lazily and never changes once filled. Parsers are

@@ -85,11 +85,14 @@ def line_bounds(text: str | bytes) -> tuple[list[int], list[int]]:
     """Where each LSP line of a str or UTF-8 bytes starts, and where its content ends (before the
     break). Texts with one kind of line break ("\n" or "\r\n": nearly all) are split in C; only a
     text that mixes them, or has lone "\r"s, is scanned match by match."""
+    # The "\r\n" and "\n" counts only matter when there is a "\r" (the slow one is skipped otherwise).
     if isinstance(text, str):
-        crs, crlfs, lfs = text.count("\r"), text.count("\r\n"), text.count("\n")
+        crs = text.count("\r")
+        mixed = crs and not crs == text.count("\r\n") == text.count("\n")
     else:
-        crs, crlfs, lfs = text.count(b"\r"), text.count(b"\r\n"), text.count(b"\n")
-    if crs and not crs == crlfs == lfs:
+        crs = text.count(b"\r")
+        mixed = crs and not crs == text.count(b"\r\n") == text.count(b"\n")
+    if mixed:
         return _scanned_bounds(text)
     width = 2 if crs else 1
     if isinstance(text, str):
@@ -166,6 +169,13 @@ class LineIndex:
     def range_of(self, start: int, end: int, encoding: Encoding) -> types.Range:
         """The range covering text[start:end]."""
         return types.Range(start=self.position_at(start, encoding), end=self.position_at(end, encoding))
+
+
+def point(index: LineIndex, position: types.Position, encoding: Encoding) -> tuple[int, int]:
+    """An LSP position as (line, Python column)."""
+    offset = index.offset_at(position, encoding)
+    line = index.line_of(offset)
+    return line, offset - index.starts[line]
 
 
 def offset_at(text: str, position: types.Position, encoding: Encoding) -> int:

@@ -12,22 +12,11 @@ way), 2 usage error, 130 interrupted (finished exercises are saved; continue wit
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import shutil
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from agent.bench.exercises import parse_languages
-from agent.bench.harness import BenchConfig, BenchError, Harness
-from agent.bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
-from agent.bench.report import ReportError, compare, comparison_report, plot, report
-from agent.bench.results import RunResults
-from agent.bench.runners import Limits
-from agent.profiles import benchmark_overrides
-from agent.settings import SettingsError, load_settings
+# Registering `bench` imports nothing heavy (start-up of `little-coder --help`); the handlers import the
+# harness, the results models and settings once `bench` runs.
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -65,9 +54,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="wall-clock seconds for one exercise's agent sessions (default 1800)")
     p.add_argument("--test-timeout", type=float, help="seconds for one grading (default: per language)")
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit of a test run (default 4096)")
-    p.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL,
-                   help=f"paper: the original harness; improved: this scaffold's (default {DEFAULT_PROTOCOL}); "
-                        "see agent/bench/protocols.py")
+    # Checked by BenchConfig (a usage error), which also holds the default: agent/bench/protocols.py.
+    p.add_argument("--protocol", help="paper: the original harness; improved: this scaffold's (the default); "
+                                      "see agent/bench/protocols.py")
     p.add_argument("--retry-tail", type=int, help="characters of failing output for attempt 2 (default: the "
                                                    "protocol's: paper 2000 from the start, improved 2500 from the end)")
     p.add_argument("--work-dir", type=Path, help="where exercise copies are made (default: temp dir)")
@@ -91,8 +80,19 @@ def _fail(message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import shutil
+
+    from agent.bench.exercises import parse_languages
+    from agent.bench.harness import BenchConfig, BenchError, Harness
+    from agent.bench.report import report
+    from agent.bench.runners import Limits
+    from agent.profiles import benchmark_overrides
+    from agent.settings import SettingsError, load_settings
+
     if args.tree is None:
         return _fail("--tree is required (the exercise tree to run)", EXIT_USAGE)
+    chosen = {"protocol": args.protocol} if args.protocol else {}
     try:
         config = BenchConfig(
             tree=args.tree,
@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             turns_2=args.turns_2,
             exercise_timeout=args.exercise_timeout,
             limits=Limits(test_timeout=args.test_timeout, memory_mb=args.memory_mb),
-            protocol=args.protocol,
+            **chosen,
             retry_tail_chars=args.retry_tail,
             work_dir=args.work_dir,
             keep_workdirs=args.keep_workdirs,
@@ -140,6 +140,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from agent.bench.report import ReportError, compare, comparison_report, plot, report
+    from agent.bench.results import RunResults
+
     files: list[Path] = args.results
     if len(files) > 2:
         return _fail("report takes one results file, or two to compare", EXIT_USAGE)
@@ -170,6 +173,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _short(exc: Exception) -> str:
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
@@ -181,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="little-coder")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    import logging
+
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     return handle(args)
 

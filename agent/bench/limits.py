@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.process import run_command
-from agent.workspace import RunResult
+from agent.run_result import RunResult
 
 MARK_VARIABLE = "LITTLE_CODER_BENCH_RUN"
 POLL_S = 0.25

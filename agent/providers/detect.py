@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel
 
 from agent.providers.base import Provider, ProviderError
+from agent.providers.clients import shared
 from agent.providers.http import HTTPX_ERRORS, server_root
 from agent.providers.ollama import OllamaProvider
 from agent.providers.openai_compat import OpenAICompatProvider
@@ -61,17 +62,16 @@ async def resolve_backend(
     llamacpp_url = llamacpp_url or env_llamacpp
     api_key = settings.api_key(environ)
     timeout = httpx.Timeout(settings.connect_timeout)
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        if settings.backend == "ollama":
-            return await _explicit("ollama", settings.base_url or ollama_url, settings, client, None)
-        if settings.backend == "openai":
-            return await _explicit("openai", settings.base_url or llamacpp_url, settings, client, api_key)
-        given = [settings.base_url] if settings.base_url else [ollama_url, llamacpp_url]
-        candidates = [server_root(url) for url in given]
-        for url in candidates:
-            found = await _identify(client, url, api_key, timeout)
-            if found is not None:
-                return _choose(found, url, settings)
+    if settings.backend == "ollama":
+        return await _explicit("ollama", settings.base_url or ollama_url, settings, None)
+    if settings.backend == "openai":
+        return await _explicit("openai", settings.base_url or llamacpp_url, settings, api_key)
+    given = [settings.base_url] if settings.base_url else [ollama_url, llamacpp_url]
+    candidates = [server_root(url) for url in given]
+    for url in candidates:
+        found = await _identify(await shared.get(url), url, api_key, timeout)
+        if found is not None:
+            return _choose(found, url, settings)
     where = " or ".join(candidates)
     raise ProviderError("connection", f"no model server answered at {where}", hint=NOTHING_ANSWERS_HINT,
                         url=candidates[0])
@@ -86,18 +86,17 @@ def make_provider(resolved: ResolvedBackend, settings: Settings,
                                 stall_timeout=settings.stall_timeout, api_key=settings.api_key(environ))
 
 
-async def _explicit(name: BackendName, url: str, settings: Settings, client: httpx.AsyncClient,
-                    api_key: str | None) -> ResolvedBackend:
+async def _explicit(name: BackendName, url: str, settings: Settings, api_key: str | None) -> ResolvedBackend:
     url = server_root(url)
     if settings.model:
         return ResolvedBackend(name=name, base_url=url, model=settings.model)
     provider: Provider
     if name == "ollama":
         provider = OllamaProvider(url, connect_timeout=settings.connect_timeout,
-                                  stall_timeout=settings.connect_timeout, client=client)
+                                  stall_timeout=settings.connect_timeout)
     else:
         provider = OpenAICompatProvider(url, connect_timeout=settings.connect_timeout,
-                                        stall_timeout=settings.connect_timeout, api_key=api_key, client=client)
+                                        stall_timeout=settings.connect_timeout, api_key=api_key)
     return _choose(_Found(name, await provider.list_models()), provider.base_url, settings)
 
 

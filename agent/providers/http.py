@@ -23,13 +23,13 @@ import httpx
 
 from agent.providers.base import ProviderError, ReasoningChunk, StreamDelta, TextChunk, ToolCallChunk
 
-# A line longer than this is not a protocol line; stop buffering instead of exhausting memory.
 # Where users set the model server URL: the CLI flag and the editor setting.
 BASE_URL_SETTING = "--base-url, or littleCoder.baseUrl in the editor"
 
-
+# A line (or SSE event) longer than this is not a protocol line; stop buffering instead of exhausting
+# memory. Far above any real delta: a whole file written by one tool call is a few MB at most.
 MAX_LINE_BYTES = 32 * 1024 * 1024
-_EOL = re.compile(rb"\r\n|\r|\n")
+_EOL_BYTE = re.compile(rb"[\r\n]")
 # Failures an error message can name precisely; everything else is "http" (or a stream kind).
 SpecificKind = Literal["tools_unsupported", "thinking_unsupported", "context_overflow", "model_not_found"]
 # Everything httpx raises: its HTTPError family plus the two that stand outside it.
@@ -52,24 +52,41 @@ def stream_timeout(connect_timeout: float, stall_timeout: float) -> httpx.Timeou
 class LineSplitter:
     """Bytes in, complete lines out. Accepts LF, CRLF and lone CR endings (SSE allows all three).
 
-    A CR at the very end of the buffer is held back: it may be the first half of a CRLF.
+    Linear in the bytes fed: each byte is scanned for a line end once, however the stream is chunked
+    (rescanning the buffered start of a long line on every chunk made a 50 MB line take minutes). A
+    line longer than `max_line` is refused as soon as that many bytes are buffered, so memory stays
+    bounded. A CR at the very end of the buffer is held back: it may be the first half of a CRLF.
     """
 
     def __init__(self, max_line: int | None = None) -> None:
         self._buf = bytearray()
+        self._scanned = 0  # bytes of `_buf` known to hold no line end (a held-back CR excepted)
         self._max_line = MAX_LINE_BYTES if max_line is None else max_line
 
     def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
+        buf = self._buf
+        buf += data
         lines: list[bytes] = []
         start = 0
-        while (match := _EOL.search(self._buf, start)) is not None:
-            if match.group() == b"\r" and match.end() == len(self._buf):
-                break
-            lines.append(bytes(self._buf[start : match.start()]))
-            start = match.end()
-        del self._buf[:start]
-        if len(self._buf) > self._max_line or any(len(line) > self._max_line for line in lines):
+        pos = self._scanned
+        while (match := _EOL_BYTE.search(buf, pos)) is not None:
+            end = match.start()
+            if buf[end] == 0x0D:  # CR: alone, or the first half of CRLF
+                if end + 1 == len(buf):
+                    pos = end
+                    break
+                after = end + 2 if buf[end + 1] == 0x0A else end + 1
+            else:
+                after = end + 1
+            if end - start > self._max_line:
+                raise ValueError(f"a line longer than {self._max_line} bytes")
+            lines.append(bytes(buf[start:end]))
+            start = pos = after
+        else:
+            pos = len(buf)
+        del buf[:start]
+        self._scanned = pos - start
+        if len(buf) > self._max_line:
             raise ValueError(f"a line longer than {self._max_line} bytes")
         return lines
 
@@ -77,6 +94,7 @@ class LineSplitter:
         """The unterminated remainder at end of stream, if any."""
         rest = bytes(self._buf).rstrip(b"\r")
         self._buf.clear()
+        self._scanned = 0
         return [rest] if rest else []
 
 
@@ -90,10 +108,14 @@ class SSEEvent:
 class SSEDecoder:
     """Server-sent events per the WHATWG spec: `data:` lines joined with "\\n", `:` comments
     ignored, one optional space after the colon stripped, a blank line dispatches the event, an
-    event without data is dropped, and an unterminated event at end of stream is discarded."""
+    event without data is dropped, and an unterminated event at end of stream is discarded.
+    An event whose data grows past `max_event` characters raises ValueError (many short `data:`
+    lines with no blank line between would otherwise accumulate without bound)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int | None = None) -> None:
         self._data: list[str] = []
+        self._size = 0
+        self._max_event = MAX_LINE_BYTES if max_event is None else max_event
         self._event = ""
         self._last_id: str | None = None
 
@@ -106,6 +128,9 @@ class SSEDecoder:
         if sep and value.startswith(" "):
             value = value[1:]
         if field == "data":
+            self._size += len(value) + 1
+            if self._size > self._max_event:
+                raise ValueError(f"an event longer than {self._max_event} characters")
             self._data.append(value)
         elif field == "event":
             self._event = value
@@ -115,7 +140,7 @@ class SSEDecoder:
 
     def _dispatch(self) -> SSEEvent | None:
         data, event = self._data, self._event
-        self._data, self._event = [], ""
+        self._data, self._event, self._size = [], "", 0
         if not data:
             return None
         return SSEEvent(data="\n".join(data), event=event or "message", id=self._last_id)

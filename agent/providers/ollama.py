@@ -24,6 +24,7 @@ from agent.providers.base import (
     TextChunk,
     ToolCallChunk,
 )
+from agent.providers.clients import shared
 from agent.providers.http import (
     BASE_URL_SETTING,
     ProgressClock,
@@ -59,8 +60,7 @@ class OllamaProvider:
         self.base_url = server_root(base_url)
         self._stall_timeout = stall_timeout
         self._timeout = stream_timeout(connect_timeout, stall_timeout)
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
-        self._owns_client = client is None
+        self._client = client  # None: borrow the process's shared client for this server
         self._errors = ServerErrors("Ollama", self.base_url, START_HINT, _pull_hint, stall_timeout=stall_timeout)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamDelta, None]:
@@ -68,7 +68,7 @@ class OllamaProvider:
         errors = self._errors.for_model(request.model)
         parser = OllamaLineParser()
         end: StreamEnd | None = None
-        async with open_stream(self._client, url, chat_body(request), headers={}, timeout=self._timeout,
+        async with open_stream(await self._http(), url, chat_body(request), headers={}, timeout=self._timeout,
                                errors=errors) as response:
             clock = ProgressClock(self._stall_timeout, errors, url)
             async for line in clock.lines(response):
@@ -98,15 +98,17 @@ class OllamaProvider:
 
     async def list_models(self) -> list[str]:
         url = f"{self.base_url}/api/tags"
-        data = await get_json(self._client, url, headers={}, timeout=self._timeout, errors=self._errors)
+        data = await get_json(await self._http(), url, headers={}, timeout=self._timeout, errors=self._errors)
         models = data.get("models") if isinstance(data, dict) else None
         if not isinstance(models, list):
             raise self._errors.bad_line(json.dumps(data)[:200], url, "a model list without 'models'")
         return [str(m.get("name") or m.get("model")) for m in models if isinstance(m, dict)]
 
+    async def _http(self) -> httpx.AsyncClient:
+        return self._client if self._client is not None else await shared.get(self.base_url)
+
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        """Nothing to release: the client is the caller's or shared by the process (agent.providers.clients)."""
 
 
 class OllamaLineParser:

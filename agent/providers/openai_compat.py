@@ -25,6 +25,7 @@ from agent.providers.base import (
     TextChunk,
     ToolCallChunk,
 )
+from agent.providers.clients import shared
 from agent.providers.http import (
     BASE_URL_SETTING,
     ProgressClock,
@@ -61,8 +62,7 @@ class OpenAICompatProvider:
         self.base_url = server_root(base_url)
         self._stall_timeout = stall_timeout
         self._timeout = stream_timeout(connect_timeout, stall_timeout)
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
-        self._owns_client = client is None
+        self._client = client  # None: borrow the process's shared client for this server
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._errors = ServerErrors(LABEL, self.base_url, START_HINT, _model_hint, stall_timeout=stall_timeout)
 
@@ -72,11 +72,14 @@ class OpenAICompatProvider:
         decoder = SSEDecoder()
         parser = ChunkParser()
         finished = False
-        async with open_stream(self._client, url, chat_body(request), headers=self._headers,
+        async with open_stream(await self._http(), url, chat_body(request), headers=self._headers,
                                timeout=self._timeout, errors=errors) as response:
             clock = ProgressClock(self._stall_timeout, errors, url)
             async for line in clock.lines(response):
-                event = decoder.feed_line(line)
+                try:
+                    event = decoder.feed_line(line)
+                except ValueError as exc:
+                    raise errors.bad_line(line[:120], url, str(exc)) from None
                 if event is None:
                     continue
                 if event.data.strip() == "[DONE]":
@@ -101,15 +104,18 @@ class OpenAICompatProvider:
 
     async def list_models(self) -> list[str]:
         url = f"{self.base_url}/v1/models"
-        data = await get_json(self._client, url, headers=self._headers, timeout=self._timeout, errors=self._errors)
+        data = await get_json(await self._http(), url, headers=self._headers, timeout=self._timeout,
+                              errors=self._errors)
         models = data.get("data") if isinstance(data, dict) else None
         if not isinstance(models, list):
             raise self._errors.bad_line(json.dumps(data)[:200], url, "a model list without 'data'")
         return [str(m["id"]) for m in models if isinstance(m, dict) and "id" in m]
 
+    async def _http(self) -> httpx.AsyncClient:
+        return self._client if self._client is not None else await shared.get(self.base_url)
+
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        """Nothing to release: the client is the caller's or shared by the process (agent.providers.clients)."""
 
 
 class ChunkParser:

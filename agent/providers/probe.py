@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -38,6 +39,7 @@ from agent.providers.base import (
     ToolCallChunk,
     ToolSpec,
 )
+from agent.providers.clients import shared
 from agent.providers.http import HTTPX_ERRORS, server_root
 
 _BUDGET_KEYS = ("reasoning_budget", "reasoning_budget_tokens", "thinking_budget_tokens")
@@ -72,18 +74,18 @@ async def probe(
 ) -> Capabilities:
     base_url = server_root(base_url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), headers=headers) as client:
-        if provider_name == "ollama":
-            return await _probe_ollama(client, base_url, model)
-        return await _probe_openai(client, base_url, model)
+    get = _Getter(await shared.get(base_url), headers, httpx.Timeout(timeout))
+    if provider_name == "ollama":
+        return await _probe_ollama(get, base_url, model)
+    return await _probe_openai(get, base_url, model)
 
 
-async def _probe_ollama(client: httpx.AsyncClient, base_url: str, model: str) -> Capabilities:
+async def _probe_ollama(get: _Getter, base_url: str, model: str) -> Capabilities:
     caps = Capabilities(server="ollama")
-    version = await _json(client, "GET", f"{base_url}/api/version")
+    version = await get.json("GET", f"{base_url}/api/version")
     if isinstance(version, dict) and version.get("version"):
         caps.server = f"ollama {version['version']}"
-    show = await _json(client, "POST", f"{base_url}/api/show", {"model": model})
+    show = await get.json("POST", f"{base_url}/api/show", {"model": model})
     if not isinstance(show, dict):
         return caps
     listed = show.get("capabilities")
@@ -112,13 +114,13 @@ def _num_ctx(parameters: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
-async def _probe_openai(client: httpx.AsyncClient, base_url: str, model: str) -> Capabilities:
+async def _probe_openai(get: _Getter, base_url: str, model: str) -> Capabilities:
     caps = Capabilities(server="openai-compatible")
-    props = await _json(client, "GET", f"{base_url}/props")
+    props = await get.json("GET", f"{base_url}/props")
     if isinstance(props, dict):
         _read_props(props, caps)
     if caps.context_size is None or caps.server == "openai-compatible":
-        listing = await _json(client, "GET", f"{base_url}/v1/models")
+        listing = await get.json("GET", f"{base_url}/v1/models")
         entries = listing.get("data") if isinstance(listing, dict) else None
         entry = _entry(entries, model)
         if entry is not None:
@@ -181,18 +183,26 @@ def _int(value: Any) -> int | None:
     return None
 
 
-async def _json(client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
-    """The JSON of a 2xx answer, else None: probing must not fail because an endpoint is absent."""
-    try:
-        response = await client.request(method, url, json=body)
-    except HTTPX_ERRORS:
-        return None
-    if response.status_code >= 300:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return None
+@dataclass(frozen=True)
+class _Getter:
+    """Requests of one probe: the shared client, with the probe's headers and timeout on each."""
+
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    timeout: httpx.Timeout
+
+    async def json(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+        """The JSON of a 2xx answer, else None: probing must not fail because an endpoint is absent."""
+        try:
+            response = await self.client.request(method, url, json=body, headers=self.headers, timeout=self.timeout)
+        except HTTPX_ERRORS:
+            return None
+        if response.status_code >= 300:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
 
 
 # --- asking the model -------------------------------------------------------------------------

@@ -39,7 +39,8 @@ from pydantic import BaseModel, ConfigDict
 from agent.sandbox.cleanup import remove_tree
 from agent.sandbox.launcher import MARK, SETUP_FAILED
 from agent.settings import NetworkAccess, Settings
-from agent.workspace import RunResult, WorkspaceError
+from agent.run_result import RunResult
+from agent.workspace import WorkspaceError
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 STATE_PREFIX = "little-coder-sandbox-"

@@ -12,7 +12,9 @@ Without ripgrep, or when it rejects a pattern Python accepts, Python's `re` sear
 Workspace lists (.gitignore not applied), overlay texts included, in a child process
 (agent/tools/grep_worker.py) killed at PYTHON_SEARCH_TIMEOUT_S: `re` holds the GIL for the whole of
 one line's match, so a thread would not free the loop from a backtracking pattern. Either way a search
-cut short returns what it found, with a note saying why.
+cut short returns what it found, with a note saying why; output past _READ_LIMIT bytes stops the
+child (killed, not drained), so memory stays bounded however much matches. The child-process handling
+is agent/tools/ripgrep.py's, shared with Glob.
 """
 
 from __future__ import annotations
@@ -23,29 +25,29 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.failures import failure
-from agent.tools.glob import PathMatcher
+from agent.tools.glob import OverlaidWorkspace, PathMatcher
 from agent.tools.grep_worker import FileMatches, GrepJob, JobFile
-from agent.workspace import SKIP_DIRS, Workspace, WorkspaceError
+from agent.tools.ripgrep import Stop, ripgrep, run_bounded, walk_options
+from agent.workspace import Workspace, WorkspaceError
 
 MAX_OUTPUT_CHARS = 20_000
 MAX_LINE_CHARS = 500
 RIPGREP_TIMEOUT_S = 30.0
 PYTHON_SEARCH_TIMEOUT_S = 30.0
-# Output read past this point is not needed to fill MAX_OUTPUT_CHARS.
+# Output read past this point is not needed to fill MAX_OUTPUT_CHARS: the child is killed there, so
+# memory stays bounded however many lines match.
 _READ_LIMIT = 4_000_000
-_LINE_LIMIT = 16 * 1024 * 1024
 # The files ripgrep takes ignore rules from; copied beside overlay texts so the same rules hold there.
 _IGNORE_FILES = (".gitignore", ".ignore", ".rgignore")
 
@@ -88,13 +90,6 @@ class _Search:
         return self.files.setdefault(path, _FileHits())
 
 
-@runtime_checkable
-class OverlaidWorkspace(Protocol):
-    async def texts_over_disk(self, path: str) -> dict[str, str]:
-        """Texts under `path` that may differ from disk, by workspace-relative path."""
-        ...
-
-
 class Grep(Tool):
     name = "Grep"
     description = (
@@ -127,7 +122,7 @@ class Grep(Tool):
                 return _error(f"no file or folder {base}. Use path '.' to search the whole workspace.")
             overlay = await workspace.texts_over_disk(base) if isinstance(workspace, OverlaidWorkspace) else {}
             search = None
-            rg = shutil.which("rg") if self.use_ripgrep else None
+            rg = ripgrep() if self.use_ripgrep else None
             if rg:
                 search = await _ripgrep_workspace(rg, workspace, base, args, overlay)
             if search is None:
@@ -141,67 +136,18 @@ def _error(message: str) -> ToolResult:
     return ToolResult(content=f"Error: {message}", is_error=True, summary="Grep failed")
 
 
-def _too_slow(seconds: float) -> str:
-    return f"the search took longer than {seconds:.0f} s; simplify the pattern or narrow the path"
-
-
-# --- a bounded child process ----------------------------------------------------------------------
-
-
-async def _run_bounded(
-    argv: list[str], cwd: Path, timeout: float, on_line: Callable[[bytes], None], search: _Search,
-    stdin: bytes | None = None,
-) -> int | None:
-    """Run `argv`, handing each line it prints to `on_line`, until it exits, `timeout` passes or it has
-    printed enough (`search.incomplete` says which); it is killed then, and on cancellation. Returns its
-    exit status, or None when it could not start."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            limit=_LINE_LIMIT,
-        )
-    except OSError:
-        return None
-    assert proc.stdout is not None  # a pipe, by the call above
-    feeding = asyncio.create_task(_feed(proc, stdin)) if stdin is not None else None
+def _reader(on_line: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    """`on_line`, stopped once _READ_LIMIT bytes have been read."""
     read = 0
-    try:
-        async with asyncio.timeout(timeout):
-            while raw := await proc.stdout.readline():
-                read += len(raw)
-                on_line(raw)
-                if read > _READ_LIMIT:
-                    search.incomplete = "too many matches"
-                    break
-            else:
-                # Let it exit on its own: killing reaps it through Popen.poll(), under the nose of asyncio's
-                # child watcher, which then reports exit status 255 instead of the real one.
-                await proc.wait()
-    except TimeoutError:
-        search.incomplete = _too_slow(timeout)
-    except ValueError:
-        search.incomplete = "a matching line was too long to read"
-    finally:
-        if proc.returncode is None:  # cut short: its exit status no longer matters
-            proc.kill()
-        if feeding is not None:
-            feeding.cancel()
-        await proc.wait()
-    return proc.returncode
 
+    def take(raw: bytes) -> None:
+        nonlocal read
+        read += len(raw)
+        on_line(raw)
+        if read > _READ_LIMIT:
+            raise Stop("too many matches")
 
-async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
-    assert proc.stdin is not None  # a pipe, by the caller
-    try:
-        proc.stdin.write(data)
-        await proc.stdin.drain()
-        proc.stdin.close()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the child ended (or was killed) before reading it all: its output says enough
+    return take
 
 
 # --- pure Python, in a child process --------------------------------------------------------------
@@ -232,8 +178,8 @@ async def _python_search(
 
     # -P: the workspace (the child's cwd) must not shadow our modules.
     argv = [sys.executable, "-P", "-m", "agent.tools.grep_worker"]
-    status = await _run_bounded(argv, workspace.root, PYTHON_SEARCH_TIMEOUT_S, take, search,
-                                stdin=job.model_dump_json().encode("utf-8"))
+    status, search.incomplete = await run_bounded(argv, workspace.root, PYTHON_SEARCH_TIMEOUT_S, _reader(take),
+                                                  stdin=job.model_dump_json().encode("utf-8"))
     if status != 0 and not search.incomplete:
         search.incomplete = "the search failed part-way" if status is not None else "Python could not be started"
     return search
@@ -316,10 +262,7 @@ async def _ripgrep(rg: str, root: Path, base: str, args: GrepInput, base_is_dir:
     folder = base if base_is_dir else base.rpartition("/")[0]
     prefix = "" if folder in (".", "") else folder + "/"
     # --engine=auto: PCRE2 for what the default engine lacks (look-around, backreferences).
-    argv = [rg, "--no-config", "--hidden", "--no-require-git", "--engine=auto", "--no-messages", "--color=never",
-            "--with-filename"]
-    for name in sorted(SKIP_DIRS):
-        argv += ["--glob", f"!{name}/"]
+    argv = [rg, *walk_options(), "--engine=auto", "--with-filename"]
     if args.glob:
         argv += ["--glob", args.glob]
     if args.case_insensitive:
@@ -333,8 +276,8 @@ async def _ripgrep(rg: str, root: Path, base: str, args: GrepInput, base_is_dir:
     argv += ["--", args.pattern, target]
 
     search = _Search()
-    status = await _run_bounded(argv, cwd, RIPGREP_TIMEOUT_S,
-                                lambda raw: _parse_ripgrep_line(raw, args.output_mode, prefix, search), search)
+    status, search.incomplete = await run_bounded(
+        argv, cwd, RIPGREP_TIMEOUT_S, _reader(lambda raw: _parse_ripgrep_line(raw, args.output_mode, prefix, search)))
     if status is None or (status not in (0, 1) and not search.files and not search.incomplete):
         # ripgrep failed without finding anything (exit 2: typically a pattern it cannot parse; any
         # other status: it did not run properly): the Python search answers instead.

@@ -54,3 +54,11 @@ def test_review_compares_the_new_diff_with_difflib() -> None:
     for corpus in corpora:
         assert corpus["diff"]["files"] == 20 and corpus["hunks"] > 0
         assert corpus["diff"]["files_same_hunk_count_and_lines"] == 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["stub_detection.py", "workspace_scale.py", "thinking_overshoot.py",
+                                  "session_start.py", "agent_overhead.py"])
+def test_the_other_benchmarks_run_and_state_their_goals(name: str) -> None:
+    result = run_bench(name)
+    assert "goal" in result or "goals" in result, result

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import Room, SandboxLimits, SandboxPolicy, run_in_room
-from agent.workspace import DiskWorkspace, RunResult
+from agent.run_result import RunResult
+from agent.workspace import DiskWorkspace
 from tests.sandbox.conftest import snapshot
 
 POLICY = SandboxPolicy()

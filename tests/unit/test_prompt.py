@@ -3,11 +3,14 @@ message list whose prefix only grows (the issue's acceptance test: a simulated 5
 
 from __future__ import annotations
 
+import json
+
 from agent.fence import FILE_TAG, OUTPUT_TAG, fence
 from agent.guidance import GuidanceLibrary, Selection, select
 from agent.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
 from agent.prompt import GUIDANCE_HEADER, PROMPT_VERSION, build_messages, guidance_block, system_prompt
-from agent.providers.base import ToolSpec
+from agent.providers.base import ChatRequest, ToolSpec
+from agent.providers.openai_compat import chat_body
 
 SPECS = [
     ToolSpec(name="Read", description="Read a file with line numbers. Use offset and limit for long files.",
@@ -127,6 +130,41 @@ def test_stable_layout_prefix_only_grows_across_five_turns() -> None:
         assert [m.model_dump_json() for m in after[: len(prefix)]] == [m.model_dump_json() for m in prefix]
         assert after[0].content.encode() == before[0].content.encode()  # byte-identical system prompt
     assert all(not (isinstance(m, UserMessage) and m.origin == "guidance") for m in history)
+
+
+def _serialized(messages: list[Message]) -> str:
+    """The messages as the OpenAI-compatible provider sends them, one JSON object after another: a server
+    templates them in this order, so a byte prefix here is a token prefix there."""
+    body = chat_body(ChatRequest(model="m", messages=messages, temperature=0.0, context_size=32768))
+    return "".join(json.dumps(m, sort_keys=True) for m in body["messages"])
+
+
+def test_stable_layout_serialized_prompt_differs_only_by_growth_and_the_note() -> None:
+    requests, guidances, _ = _simulate("stable")
+    pairs = list(zip(requests, requests[1:], guidances, guidances[1:], strict=False))
+    assert any(g1 == g2 for *_, g1, g2 in pairs) and any(g1 != g2 for *_, g1, g2 in pairs)
+    for before, after, note_before, note_after in pairs:
+        conversation = _serialized(before[:-1])
+        whole = _serialized(after)
+        # Call n's prompt without its note is a prefix of call n+1's ...
+        assert whole.startswith(conversation)
+        # ... followed by exactly what the conversation gained, then this call's note, nothing else.
+        growth = _serialized(after[len(before) - 1 : -1])
+        assert whole == conversation + growth + _serialized(after[-1:])
+        assert growth and "Harness notes" not in growth
+        if note_before == note_after:
+            assert _serialized(after[-1:]) == _serialized(before[-1:])  # an unchanged note is byte-identical
+
+
+def test_rewrite_layout_reuses_an_unchanged_note_but_a_change_invalidates_the_conversation() -> None:
+    """The other placement's side of the trade-off (agent/prompt.py): its note is in the prefix."""
+    requests, guidances, _ = _simulate("rewrite")
+    for before, after, note_before, note_after in zip(requests, requests[1:], guidances, guidances[1:],
+                                                      strict=False):
+        if note_before == note_after:
+            assert _serialized(after).startswith(_serialized(before))
+        else:
+            assert not _serialized(after).startswith(_serialized(before[:1]))
 
 
 def test_rewrite_layout_changes_the_system_prompt_per_call() -> None:

@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import PositionCodec
 
-from lc_lsp.ranges import Encoding, LineIndex, code_units, normalize_encoding, split_lines
+from lc_lsp.ranges import Encoding, LineIndex, code_units, normalize_encoding, point, split_lines
 
 ENCODINGS: tuple[Encoding, ...] = ("utf-8", "utf-16", "utf-32")
 _UNIT = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
@@ -127,6 +127,15 @@ def test_range_of() -> None:
     text = "x = '😋'\nprint(x)\n"
     rng = LineIndex(text).range_of(text.index("'"), text.index("print"), "utf-16")
     assert rng == types.Range(start=types.Position(line=0, character=4), end=types.Position(line=1, character=0))
+
+
+def test_point_is_line_and_python_column_in_every_encoding() -> None:
+    index = LineIndex("a😋b\r\nxé")
+    assert point(index, types.Position(line=0, character=3), "utf-16") == (0, 2)  # past the surrogate pair
+    assert point(index, types.Position(line=0, character=5), "utf-8") == (0, 2)
+    assert point(index, types.Position(line=0, character=2), "utf-32") == (0, 2)
+    assert point(index, types.Position(line=1, character=9), "utf-16") == (1, 2)  # clamped to the line's end
+    assert point(index, types.Position(line=5, character=0), "utf-16") == (1, 2)  # past the last line: the end
 
 
 def test_line_start_past_the_end_is_the_end() -> None:
