@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agent.process import run_command  # noqa: E402
 from agent.run_result import RunResult  # noqa: E402
 from agent.sandbox import Room, SandboxPolicy, run_in_room, support  # noqa: E402
+from bench.support import children_cpu_seconds, own_cpu_seconds  # noqa: E402
 from lc_lsp.editor_workspace import EditorWorkspace  # noqa: E402
 from lc_lsp.shadow import ShadowTree  # noqa: E402
 
@@ -45,24 +45,14 @@ COMMANDS = {"true": "true", "python": "python3 -c 'import sys; print(sys.version
 SIZES = (600, 1_500, 4_000, 9_000, 12_000, 25_000, 60_000)
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def _timed(run: Callable[[], Awaitable[RunResult]]) -> tuple[float, float]:
-    cpu = _children_cpu()
+    cpu = children_cpu_seconds()
     started = time.perf_counter()
     result = await run()
     wall = time.perf_counter() - started
     if result.exit_code != 0:
         raise SystemExit(f"bench command failed: {result.stderr}")
-    return wall, _children_cpu() - cpu
+    return wall, children_cpu_seconds() - cpu
 
 
 def _summary(walls: list[float], cpus: list[float]) -> dict[str, float]:
@@ -149,11 +139,11 @@ async def first_command(files: int, folder: Path) -> dict[str, object]:
     state = folder / "editor-state"
     workspace = EditorWorkspace(root, _NoBuffers(), sandbox_parent=state)
     await workspace.create("new_module.py", "print('new')\n")
-    cpu = _own_cpu() + _children_cpu()
+    cpu = own_cpu_seconds() + children_cpu_seconds()
     started = time.perf_counter()
     result = await workspace.run("python3 new_module.py && cat pkg0/mod0/file0.py > /dev/null", 120, POLICY)
     sandbox_wall = time.perf_counter() - started
-    sandbox_cpu = _own_cpu() + _children_cpu() - cpu
+    sandbox_cpu = own_cpu_seconds() + children_cpu_seconds() - cpu
     if result.exit_code != 0:
         raise SystemExit(f"sandboxed command failed: {result.stderr}")
     sandbox_disk = _disk_bytes(state)
@@ -161,12 +151,12 @@ async def first_command(files: int, folder: Path) -> dict[str, object]:
 
     # The old way, on the same tree: the copy every first command used to make.
     shadow = ShadowTree(root, folder / "shadow-state", max_files=files + 10)
-    cpu = _own_cpu() + _children_cpu()
+    cpu = own_cpu_seconds() + children_cpu_seconds()
     started = time.perf_counter()
     shadow_root = await shadow.sync(lambda _: {"new_module.py": "print('new')\n"})
     copied = await run_command("python3 new_module.py", shadow_root, 120)
     shadow_wall = time.perf_counter() - started
-    shadow_cpu = _own_cpu() + _children_cpu() - cpu
+    shadow_cpu = own_cpu_seconds() + children_cpu_seconds() - cpu
     shadow_disk = _disk_bytes(folder / "shadow-state")
     await shadow.aclose()
     if copied.exit_code != 0:

@@ -30,6 +30,7 @@ from agent.thinking_budget import ThinkingBudget
 from agent.workspace import DiskWorkspace
 from bench.support import FakeModelProcess, emit
 from tests.fakes.script import Reply
+from tests.fakes.wire import token_pieces
 
 GOAL_TOKENS = 16
 CHAR_CHUNKS = (1, 2, 3, 7, 16, 64)
@@ -54,17 +55,9 @@ def reasoning(n_tokens: int, seed: int = 1) -> str:
 
 
 def token_aligned(text: str) -> list[str]:
-    """One token per chunk; a token ending inside a character waits for the next (servers hold partial UTF-8)."""
-    chunks: list[str] = []
-    pending: list[int] = []
-    for token in tokens.encode(text):
-        pending.append(token)
-        try:
-            chunks.append(tokens.encoding().decode_bytes(pending).decode("utf-8"))
-        except UnicodeDecodeError:
-            continue
-        pending = []
-    return chunks
+    """One token per chunk, exactly as the scripted model server streams them (a token ending inside
+    a character waits for the next)."""
+    return [piece for piece, _ in token_pieces(text, 1)]
 
 
 def old_meter(chunks: list[str], budget: int) -> str:

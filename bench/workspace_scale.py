@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.support import emit, own_cpu_seconds
+from bench.support import children_cpu_seconds, emit, own_cpu_seconds
 from agent.settings import Settings
 from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.glob import Glob, PathMatcher
@@ -113,11 +113,11 @@ async def measure(operation: Callable[[], Awaitable[int]]) -> dict[str, Any]:
         ticks: list[float] = []
         ticking = asyncio.create_task(ticker(ticks))
         await asyncio.sleep(0)
-        cpu = own_cpu_seconds() + _children_cpu()
+        cpu = own_cpu_seconds() + children_cpu_seconds()
         started = time.perf_counter()
         count = await operation()
         walls.append(time.perf_counter() - started)
-        cpus.append(own_cpu_seconds() + _children_cpu() - cpu)
+        cpus.append(own_cpu_seconds() + children_cpu_seconds() - cpu)
         ticking.cancel()
         gaps.append(max(ticks, default=walls[-1]))
     walls.sort()
@@ -128,11 +128,6 @@ async def measure(operation: Callable[[], Awaitable[int]]) -> dict[str, Any]:
         "results": count,
         "loop_stall_max_ms": round(max(gaps) * 1000, 1),
     }
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def results(result: ToolResult) -> int:

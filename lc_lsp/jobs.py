@@ -483,13 +483,16 @@ class Jobs:
         `job.proposals` follows; what now collides with the user's text is reported."""
         fresh: list[Proposal] = []
         for proposal in proposals:
-            current, version = await asyncio.to_thread(self._ls.current_text, proposal.uri)
-            moved = await asyncio.to_thread(rebase, proposal, current, version)
+            moved = await asyncio.to_thread(self._rebased, proposal)
             if moved is not proposal:
                 job.proposals = [moved if p is proposal else p for p in job.proposals]
                 self._report_conflicts(moved.conflicts[len(proposal.conflicts):])
             fresh.append(moved)
         return fresh
+
+    def _rebased(self, proposal: Proposal) -> Proposal:
+        current, version = self._ls.current_text(proposal.uri)
+        return rebase(proposal, current, version)
 
     async def _settled_texts(self, proposals: Sequence[Proposal]) -> dict[str, str | None]:
         """The documents' texts once the client's update has arrived: as soon as any of them differs

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,28 +27,7 @@ LONG_LINE = "a" * 100_000 + "!\n"  # the match fails at the very end: backtracki
 ENGINES = [pytest.param(True, id="ripgrep"), pytest.param(False, id="python")]
 
 
-@pytest.fixture(autouse=True)
-def ripgrep() -> None:
-    assert shutil.which("rg"), "ripgrep is not installed: scripts/deps/base.sh installs it"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def buffers() -> Buffers:
-    return Buffers()
-
-
-@pytest.fixture
-async def editor(root: Path, buffers: Buffers, tmp_path: Path) -> AsyncIterator[EditorWorkspace]:
-    workspace = EditorWorkspace(root, buffers, sandbox_parent=tmp_path / "sandboxes")
-    yield workspace
-    await workspace.aclose()
+pytestmark = pytest.mark.usefixtures("ripgrep")  # the fixtures are in tests/unit/conftest.py
 
 
 async def grep(workspace: Workspace, use_ripgrep: bool, **arguments: object) -> ToolResult:

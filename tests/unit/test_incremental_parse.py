@@ -5,11 +5,14 @@ lines, pasting blocks, multi-byte characters, CRLF files."""
 
 from __future__ import annotations
 
+import pytest
+import tree_sitter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lc_lsp.actions import DocumentAnalyses
-from lc_lsp.languages import resolve
+from lc_lsp import tree_targets
+from lc_lsp.languages import Grammar, resolve
 from lc_lsp.ranges import line_bounds
 from lc_lsp.reparse import changed_span, point_at, reparse
 from lc_lsp.stubs import analyze
@@ -94,3 +97,18 @@ def test_line_bounds_match_a_scan_for_every_kind_of_break() -> None:
             separators = [value[e:s] for e, s in zip(ends, starts[1:], strict=False)]
             assert all(sep in ("\n", "\r\n", "\r", b"\n", b"\r\n", b"\r") for sep in separators), (value, separators)
             assert len(starts) == len(ends) == len(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+def test_a_new_version_starts_from_the_previous_versions_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+
+    def spy(grammar: Grammar, src: bytes, old_src: bytes | None, old_tree: tree_sitter.Tree | None) -> tree_sitter.Tree:
+        calls.append(old_tree is not None)
+        return reparse(grammar, src, old_src, old_tree)
+
+    monkeypatch.setattr(tree_targets, "reparse", spy)
+    analyses = DocumentAnalyses()
+    analyses.get("u", 1, "def a():\n    pass\n", "python", None)
+    analyses.get("u", 2, "def a():\n    passx\n", "python", None)
+    analyses.get("other", 1, "def b():\n    pass\n", "python", None)
+    assert calls == [False, True, False]

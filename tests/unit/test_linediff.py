@@ -70,3 +70,19 @@ def test_a_one_line_change_in_a_10_mb_file_merges_in_seconds() -> None:
     assert merged.text == "# the user's note\n" + ours and not merged.conflicts
     assert elapsed < 10, f"merge3 took {elapsed:.1f} s"
     assert split_lines(merged.text)[-1] == "    return 1\n"
+
+
+def test_a_block_split_around_a_repeated_line_is_joined_again() -> None:
+    # An LCS may match the last line of an inserted block to the identical line right after it and
+    # report two insertions around it (as it did on bench/review.py's corpus); the compaction slides
+    # the second one up across that line, leaving one hunk, as SequenceMatcher reports it.
+    a = ["x = 1\n", "    for x in items:\n", "y = 2\n"]
+    b = ["x = 1\n", "moved()\n", "    for x in items:\n", "    for x in items:\n", "y = 2\n"]
+    ops: list[linediff.Opcode] = []
+    for op in [("equal", 0, 1, 0, 1), ("insert", 1, 1, 1, 2), ("equal", 1, 2, 2, 3), ("insert", 2, 2, 3, 4),
+               ("equal", 2, 3, 4, 5)]:
+        linediff._push(ops, op, a, b)
+    assert ops == [("equal", 0, 1, 0, 1), ("insert", 1, 1, 1, 3), ("equal", 1, 3, 3, 5)]
+    assert replay(a, b, ops) == b
+    assert [op for op in ops if op[0] != "equal"] == [
+        op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]

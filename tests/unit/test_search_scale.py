@@ -5,8 +5,7 @@ instead of the disk's, and output past the caps stops ripgrep (it is killed, not
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,28 +22,7 @@ from lc_lsp.editor_workspace import EditorWorkspace
 from tests.fakes.buffers import Buffers
 
 
-@pytest.fixture(autouse=True)
-def ripgrep() -> None:
-    assert shutil.which("rg"), "ripgrep is not installed: scripts/deps/base.sh installs it"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def buffers() -> Buffers:
-    return Buffers()
-
-
-@pytest.fixture
-async def editor(root: Path, buffers: Buffers, tmp_path: Path) -> AsyncIterator[EditorWorkspace]:
-    workspace = EditorWorkspace(root, buffers, sandbox_parent=tmp_path / "sandboxes")
-    yield workspace
-    await workspace.aclose()
+pytestmark = pytest.mark.usefixtures("ripgrep")  # the fixtures are in tests/unit/conftest.py
 
 
 def put(root: Path, rel: str, text: str = "x\n") -> None:

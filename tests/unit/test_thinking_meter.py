@@ -14,6 +14,7 @@ from agent import tokens
 from agent.model_call import CallResult, call_model, output_cap
 from agent.providers.base import ChatRequest, StreamDelta, StreamEnd, TextChunk
 from agent.thinking_budget import ThinkingBudget
+from tests.fakes.wire import token_pieces
 
 _PIECES = (
     "Let me check whether the parser handles nested braces before editing the file. ",
@@ -41,18 +42,9 @@ def chunked(text: str, size: int) -> list[str]:
 
 
 def token_aligned(text: str) -> list[str]:
-    """One token per chunk, as a server streams them; a token ending inside a character waits for the
-    next one (servers hold back partial UTF-8 too)."""
-    chunks: list[str] = []
-    pending: list[int] = []
-    for token in tokens.encode(text):
-        pending.append(token)
-        try:
-            chunks.append(tokens.encoding().decode_bytes(pending).decode("utf-8"))
-        except UnicodeDecodeError:
-            continue
-        pending = []
-    return chunks
+    """One token per chunk, exactly as the scripted model server streams them (a token ending inside
+    a character waits for the next)."""
+    return [piece for piece, _ in token_pieces(text, 1)]
 
 
 def run(chunks: list[str], budget: int) -> ThinkingBudget:
