@@ -120,9 +120,11 @@ class _ProcessTree:
         for pid, (_, parent, pgrp, session, started) in live.items():
             if self.leader in (pgrp, session) or self._tagged(pid):
                 found.add(pid)
-            elif parent == own and session != own_session and started >= self._since and not self._any_tag(pid):
+            elif (parent == own and session != own_session and started >= self._since and not self._any_tag(pid)
+                  and not _unexecuted_fork(pid)):
                 # A child of ours we never started (every shell we start carries a tag), in a session
-                # of its own: an orphan of this run, re-parented to us after it dropped the tag.
+                # of its own: an orphan of this run, re-parented to us after it dropped the tag. Not a
+                # sibling run's shell caught between fork and exec: it has our environment, no tag yet.
                 found.add(pid)
         # Their descendants too, whatever session or environment they have.
         grew = True
@@ -193,6 +195,15 @@ def _collect(pid: int) -> None:
     """Reap a child that has ended (a zombie re-parented to us)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _unexecuted_fork(pid: int) -> bool:
+    """Whether `pid` is still a copy of this process (forked, not yet exec'd): same program and arguments."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as theirs, open("/proc/self/cmdline", "rb") as ours:
+            return theirs.read() == ours.read()
+    except OSError:
+        return False
 
 
 def _environ(pid: int) -> list[bytes]:

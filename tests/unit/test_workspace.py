@@ -329,3 +329,26 @@ async def test_environment_is_passed(tmp_path: Path) -> None:
         "echo $GREETING", tmp_path, timeout=10, env={"GREETING": "hello", "PATH": os.environ["PATH"]}
     )
     assert result.stdout == "hello\n"
+
+
+async def test_a_command_ending_spares_a_sibling_caught_between_fork_and_exec(tmp_path: Path) -> None:
+    # Runs end while others start: a sibling's child, forked from us and not yet exec'd, has our
+    # environment and no tag, in a session of its own. It must not be taken for an orphan of the run
+    # that is ending (that race killed a grader's test run with SIGTERM under load).
+    import os
+    import signal as signals
+
+    from agent.process import run_command
+
+    child = os.fork()
+    if child == 0:  # a copy of us, in a session of its own, that never execs
+        os.setsid()
+        signals.pause()
+        os._exit(0)
+    try:
+        result = await run_command("true", tmp_path, 10)
+        assert result.exit_code == 0
+        assert os.waitpid(child, os.WNOHANG) == (0, 0), "the unexec'd fork was killed"
+    finally:
+        os.kill(child, signals.SIGKILL)
+        os.waitpid(child, 0)
