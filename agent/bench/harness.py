@@ -34,7 +34,7 @@ from agent.bench.progress import ProgressLine
 from agent.bench.prompts import first_prompt, paper_first_prompt, paper_retry_prompt, retry_prompt, tail
 from agent.bench.protocols import DEFAULT_PROTOCOL, ProtocolName, get_protocol
 from agent.bench.results import AttemptRecord, ExerciseResult, GradeRecord, RunResults, Status, add_counters
-from agent.bench.runners import Grade, Limits, Runner, Toolchains, make_runners
+from agent.bench.runners import Dependencies, Grade, Limits, Runner, Toolchains, make_runners
 from agent.events import Counters, GuidanceSelected, ReasoningDelta, SessionFinished, TextDelta, Usage
 from agent.messages import Message
 from agent.providers.base import ProviderError
@@ -207,6 +207,10 @@ class Harness:
         if exercise.language not in self._missing:  # checked once per language and run
             self._missing[exercise.language] = runner.missing()
         reason = self._missing[exercise.language]
+        deps = Dependencies()
+        if reason is None:
+            deps = await runner.dependencies(exercise)
+            reason = deps.missing
         if reason is not None:
             return ExerciseResult(language=exercise.language, name=exercise.name, status="unavailable",
                                   unavailable_reason=reason)
@@ -214,14 +218,14 @@ class Harness:
         folder = Path(tempfile.mkdtemp(prefix=f"{exercise.language}-{exercise.name}-", dir=work_root))
         trail = _Trail()
         try:
-            return await self._attempts(exercise, runner, folder, started, trail)
+            return await self._attempts(exercise, runner, deps, folder, started, trail)
         finally:
             await asyncio.to_thread(trail.write, self.log_dir / exercise.language / f"{exercise.name}.jsonl")
             if not self.config.keep_workdirs:
                 await asyncio.to_thread(shutil.rmtree, folder, True)
 
-    async def _attempts(self, exercise: Exercise, runner: Runner, folder: Path, started: float,
-                        trail: _Trail) -> ExerciseResult:
+    async def _attempts(self, exercise: Exercise, runner: Runner, deps: Dependencies, folder: Path,
+                        started: float, trail: _Trail) -> ExerciseResult:
         config = self.config
         protocol = self.protocol
         root = folder / exercise.name  # the C++ CMakeLists names its target after this folder
@@ -249,7 +253,7 @@ class Harness:
             finally:
                 await workspace.aclose()
             edits += guard.restore(number)
-            grade = await runner.grade(exercise, root, folder / "scratch", config.limits)
+            grade = await runner.grade(exercise, root, folder / "scratch", config.limits, deps)
             trail.add(number, "grade", grade.model_dump())
             attempts.append(_attempt_record(number, final, out_of_time, grade))
             if grade.passed:

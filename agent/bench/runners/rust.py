@@ -1,0 +1,35 @@
+"""Rust: `cargo test --offline`, every test including the ignored ones, target folder outside the copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.bench.exercises import Exercise
+from agent.bench.runners.base import Dependencies, Runner
+
+
+class RustRunner(Runner):
+    language = "rust"
+    default_timeout = 180.0
+    programs = ("cargo",)
+
+    def extra_env(self) -> dict[str, str]:
+        return {"CARGO_TERM_COLOR": "never", "CARGO_NET_OFFLINE": "true"}
+
+    def intruder(self, rel: str) -> bool:
+        return rel.startswith("tests/")
+
+    def agent_command(self, exercise: Exercise) -> str:
+        return "cargo test --offline -- --include-ignored"
+
+    def steps(self, exercise: Exercise, root: Path, scratch: Path,
+              deps: Dependencies) -> list[tuple[str, list[str]]]:
+        return [("test", ["cargo", "test", "--offline", "--target-dir", str(scratch / "target"), "--",
+                          "--include-ignored"])]
+
+    def verify(self, exercise: Exercise, output: str) -> str | None:
+        # An edited Cargo.toml (autotests = false) can make `cargo test` pass without running the tests.
+        for rel in exercise.test:
+            if rel.endswith(".rs") and f"Running {rel}" not in output:
+                return f"cargo never ran {rel}"
+        return None
