@@ -120,11 +120,13 @@ class _ProcessTree:
         for pid, (_, parent, pgrp, session, started) in live.items():
             if self.leader in (pgrp, session) or self._tagged(pid):
                 found.add(pid)
-            elif (parent == own and session != own_session and started >= self._since and not self._any_tag(pid)
-                  and not _unexecuted_fork(pid)):
+            elif (parent == own and session != own_session and started >= self._since and _running_program(pid)
+                  and not self._any_tag(pid) and not _unexecuted_fork(pid)):
                 # A child of ours we never started (every shell we start carries a tag), in a session
                 # of its own: an orphan of this run, re-parented to us after it dropped the tag. Not a
                 # sibling run's shell caught between fork and exec: it has our environment, no tag yet.
+                # Nor one in the middle of exiting: its environment already reads empty, like an
+                # orphan's from `env -i`, and it is about to be a zombie asyncio will reap.
                 found.add(pid)
         # Their descendants too, whatever session or environment they have.
         grew = True
@@ -137,12 +139,19 @@ class _ProcessTree:
         return found
 
     def _tagged(self, pid: int) -> bool:
-        return self._needle in _environ(pid)
+        return self._needle in (_environ(pid) or ())
 
     @staticmethod
     def _any_tag(pid: int) -> bool:
+        """Whether `pid` may belong to some run: it carries a tag, or its environment cannot be read. A
+        sibling run's sandbox launcher is unreadable once it has entered its user namespace (it is no
+        longer dumpable, and a container gives us no CAP_SYS_PTRACE): taking it for an orphan of this
+        run would signal it, or reap its exit status from under asyncio (a returncode of 255)."""
+        entries = _environ(pid)
+        if entries is None:
+            return True
         prefix = f"{TAG_VARIABLE}=".encode()
-        return any(entry.startswith(prefix) for entry in _environ(pid))
+        return any(entry.startswith(prefix) for entry in entries)
 
     @staticmethod
     def signal(pids: set[int], sig: signal.Signals) -> None:
@@ -197,6 +206,16 @@ def _collect(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _running_program(pid: int) -> bool:
+    """Whether `pid` still has its program's memory: once a process starts exiting (or for a kernel
+    thread) its command line reads empty."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return bool(handle.read(1))
+    except OSError:
+        return False
+
+
 def _unexecuted_fork(pid: int) -> bool:
     """Whether `pid` is still a copy of this process (forked, not yet exec'd): same program and arguments."""
     try:
@@ -206,12 +225,13 @@ def _unexecuted_fork(pid: int) -> bool:
         return False
 
 
-def _environ(pid: int) -> list[bytes]:
+def _environ(pid: int) -> list[bytes] | None:
+    """The process's environment entries; None when it is gone or not ours to read."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as handle:
             return handle.read().split(b"\0")
     except OSError:
-        return []  # gone, or not ours to read
+        return None
 
 
 @functools.cache

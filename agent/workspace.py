@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
@@ -261,13 +262,16 @@ class DiskWorkspace:
     a session can report what it touched.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, command_env: Mapping[str, str] | None = None) -> None:
         resolved = Path(root).expanduser().resolve()
         if not resolved.is_dir():
             raise ValueError(f"workspace root {root} is not a directory")
         self.root = resolved
         self.changes = ChangeSet()
         self._room: Room | None = None
+        # Variables every command gets (the benchmark: where an exercise's fetched dependencies are, so
+        # the agent's own test runs find what the grader will).
+        self._command_env = dict(command_env or {})
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -472,11 +476,12 @@ class DiskWorkspace:
         from agent.sandbox import Room, run_in_room
 
         if policy is None:
-            return await run_command(command, self.root, timeout)
+            env = {**os.environ, **self._command_env} if self._command_env else None
+            return await run_command(command, self.root, timeout, env=env)
         if self._room is None:
             # Writes to disk by design: the workspace is a writable bind, everything else read-only.
             self._room = Room(self.root, layer=False)
-        return await run_in_room(self._room, command, timeout, policy)
+        return await run_in_room(self._room, command, timeout, policy, env=self._command_env)
 
     async def aclose(self) -> None:
         """Remove the sandbox's session folder (its /tmp and HOME); safe to call more than once."""

@@ -77,6 +77,13 @@ class TamperGuard:
             edits.append(EditedTest(attempt=attempt, path=rel, change="added"))
         return edits
 
+    def settle(self) -> None:
+        """After a grading: files of the intruder kind that the graders themselves created (cargo writes
+        a Cargo.lock under `tests/` when rust/macros' tests build their own crates) belong to the
+        tree now, so the next restore compares the tree right before grading with the tree right
+        after the previous grading, and never counts the graders' files as the agent's edits."""
+        self._present = self._candidates()
+
     def _candidates(self) -> set[str]:
         """Files the runner would treat as intruders, present now."""
         if self._intruder is None:

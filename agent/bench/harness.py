@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import shutil
 import tempfile
 import time
@@ -24,17 +23,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from agent.backend import ModelMemory, connect
-from agent.bench.exercises import LANGUAGES, Exercise, Language, discover
-from agent.bench.guard import EditedTest, TamperGuard
-from agent.bench.prepare import prepare
+from agent.bench.exercises import LANGUAGES, Exercise, discover
+from agent.bench.grading_env import finish_grading_environment, grading_environment
+from agent.bench.guard import EditedTest
+from agent.bench.output_clean import ERROR_HEAD_CHARS, failure_head
 from agent.bench.progress import ProgressLine
 from agent.bench.prompts import first_prompt, paper_first_prompt, paper_retry_prompt, retry_prompt, tail
 from agent.bench.protocols import DEFAULT_PROTOCOL, ProtocolName, get_protocol
 from agent.bench.results import AttemptRecord, ExerciseResult, GradeRecord, RunResults, Status, add_counters
-from agent.bench.runners import Dependencies, Grade, Limits, Runner, Toolchains, make_runners
+from agent.bench.runners import Dependencies, Grade, Runner, Toolchains, make_runners
+from agent.bench.workcopy import GradingRun, Readiness, WorkCopy
 from agent.events import Counters, GuidanceSelected, ReasoningDelta, SessionFinished, TextDelta, Usage
 from agent.messages import Message
 from agent.providers.base import ProviderError
@@ -46,30 +47,20 @@ from agent.workspace import DiskWorkspace
 log = logging.getLogger(__name__)
 
 OUTPUT_TAIL_CHARS = 4000
-ERROR_HEAD_CHARS = 600
-_ERROR_LINE = re.compile(r"error|fail|panic|assert|expected|exception|traceback|killed", re.IGNORECASE)
 
 
 class BenchError(Exception):
     """A run that cannot start or continue (no server, a results file in the way); message for the user."""
 
 
-class BenchConfig(BaseModel):
-    tree: Path
-    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES))
-    exercises: list[str] = Field(default_factory=list, description="names or language/name keys; empty: all")
-    limit: int | None = Field(default=None, ge=1, description="first N exercises of each language")
-    workers: int = Field(default=1, ge=1, le=64)
+class BenchConfig(GradingRun):
     turns_1: int = Field(default=12, ge=1, le=500, description="turn cap of attempt 1 (the paper: 12)")
     turns_2: int = Field(default=8, ge=0, le=500, description="turn cap of attempt 2 (the paper: 8); 0: one attempt")
     exercise_timeout: float = Field(default=1800.0, gt=0,
                                     description="wall clock of one exercise's sessions; grading keeps its own limit")
-    limits: Limits = Field(default_factory=Limits)
     protocol: ProtocolName = Field(default=DEFAULT_PROTOCOL, description="paper or improved (agent/bench/protocols.py)")
     retry_tail_chars: int | None = Field(default=None, ge=200,
                                          description="failing output shown to attempt 2 (default: the protocol's)")
-    work_dir: Path | None = Field(default=None, description="where exercise copies are made (default: a temp dir)")
-    keep_workdirs: bool = False
 
 
 class Harness:
@@ -97,7 +88,7 @@ class Harness:
         self.memory = ModelMemory()
         self.log_dir = self.out.parent / f"{self.out.stem}-logs"
         self._save_lock = asyncio.Lock()
-        self._missing: dict[str, str | None] = {}
+        self.readiness = Readiness(self.runners)
 
     # --- the run ----------------------------------------------------------------------------------
 
@@ -130,6 +121,8 @@ class Harness:
         if self.progress_stream is not None:
             progress = ProgressLine(self.progress_stream, len(found.exercises), done=finished_before,
                                     passed=sum(r.passed for r in earlier), graded=len(earlier))
+        languages = sorted({e.language for e in found.exercises}, key=LANGUAGES.index)
+        results.grading = grading = await grading_environment(self.runners, languages)
         await self._save(results)
         if config.work_dir is not None:
             config.work_dir.mkdir(parents=True, exist_ok=True)
@@ -162,6 +155,7 @@ class Harness:
                 for exercise in pending:
                     group.create_task(one(exercise))
             results.finished = all(_done(results, e) for e in found.exercises)
+            await finish_grading_environment(grading, self.runners)
             await self._save(results)
         finally:
             if progress is not None:
@@ -204,34 +198,24 @@ class Harness:
 
     async def run_exercise(self, exercise: Exercise, work_root: Path) -> ExerciseResult:
         runner = self.runners[exercise.language]
-        if exercise.language not in self._missing:  # checked once per language and run
-            self._missing[exercise.language] = runner.missing()
-        reason = self._missing[exercise.language]
-        deps = Dependencies()
-        if reason is None:
-            deps = await runner.dependencies(exercise)
-            reason = deps.missing
+        reason, deps = await self.readiness.check(exercise)
         if reason is not None:
             return ExerciseResult(language=exercise.language, name=exercise.name, status="unavailable",
                                   unavailable_reason=reason)
         started = time.monotonic()
-        folder = Path(tempfile.mkdtemp(prefix=f"{exercise.language}-{exercise.name}-", dir=work_root))
+        copy = await WorkCopy.make(exercise, runner, work_root)
         trail = _Trail()
         try:
-            return await self._attempts(exercise, runner, deps, folder, started, trail)
+            return await self._attempts(copy, deps, started, trail)
         finally:
             await asyncio.to_thread(trail.write, self.log_dir / exercise.language / f"{exercise.name}.jsonl")
             if not self.config.keep_workdirs:
-                await asyncio.to_thread(shutil.rmtree, folder, True)
+                await copy.remove()
 
-    async def _attempts(self, exercise: Exercise, runner: Runner, deps: Dependencies, folder: Path,
-                        started: float, trail: _Trail) -> ExerciseResult:
+    async def _attempts(self, copy: WorkCopy, deps: Dependencies, started: float, trail: _Trail) -> ExerciseResult:
         config = self.config
         protocol = self.protocol
-        root = folder / exercise.name  # the C++ CMakeLists names its target after this folder
-        await asyncio.to_thread(prepare, exercise, root)
-        runner.setup(root)
-        guard = TamperGuard(root, [*exercise.test, *runner.support_files(root)], runner.intruder)
+        exercise, runner, root = copy.exercise, copy.runner, copy.root
         deadline = started + config.exercise_timeout
         caps = [config.turns_1] + ([config.turns_2] if config.turns_2 > 0 else [])
         attempts: list[AttemptRecord] = []
@@ -244,7 +228,7 @@ class Harness:
             if remaining <= 0:
                 break
             task = self._task(exercise, runner, root, grade)
-            workspace = DiskWorkspace(root)
+            workspace = DiskWorkspace(root, command_env=deps.env)
             session = Session(task, workspace, self.settings.model_copy(update={"max_turns": cap}),
                               memory=self.memory, history=history,
                               session_id=f"{exercise.language}-{exercise.name}-{number}")
@@ -252,8 +236,8 @@ class Harness:
                 final, out_of_time = await self._drive(session, remaining, trail, number)
             finally:
                 await workspace.aclose()
-            edits += guard.restore(number)
-            grade = await runner.grade(exercise, root, folder / "scratch", config.limits, deps)
+            grade, edited = await copy.grade(number, config.limits, deps)
+            edits += edited
             trail.add(number, "grade", grade.model_dump())
             attempts.append(_attempt_record(number, final, out_of_time, grade))
             if grade.passed:
@@ -372,6 +356,4 @@ def _error_head(attempt: AttemptRecord) -> str:
     """What failed, briefly: the session's error, else the test output from its first error-looking line."""
     if attempt.outcome in ("error", "time_limit") and attempt.message:
         return attempt.message[:ERROR_HEAD_CHARS]
-    lines = attempt.grade.output_tail.splitlines()
-    start = next((i for i, line in enumerate(lines) if not line.startswith("$ ") and _ERROR_LINE.search(line)), 0)
-    return "\n".join(lines[start:])[:ERROR_HEAD_CHARS]
+    return failure_head(attempt.grade.output_tail)

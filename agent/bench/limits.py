@@ -20,8 +20,14 @@ from pathlib import Path
 
 from agent.process import run_command
 from agent.run_result import RunResult
+from agent.sandbox import Room, SandboxLimits, SandboxPolicy, run_in_room
 
 MARK_VARIABLE = "LITTLE_CODER_BENCH_RUN"
+# Graders get no network (dependencies were fetched before the agent started). Memory is watched here,
+# resident and over the whole tree, so the sandbox's per-process data limit is lifted: it counts address
+# space, and a test starting hundreds of threads (cpp/bank-account) reserves gigabytes of stacks it never
+# touches.
+GRADING_POLICY = SandboxPolicy(network="none", limits=SandboxLimits(memory_mb=1 << 22))
 POLL_S = 0.25
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -41,11 +47,15 @@ async def run_limited(
     env: Mapping[str, str],
     max_output: int,
     memory_mb: int | None,
+    room: Room | None = None,
 ) -> LimitedRun:
-    """`run_command` plus a memory watchdog over the command's whole process tree."""
+    """`run_command` plus a memory watchdog over the command's whole process tree. With a `room`, the
+    command runs in that sandbox with no network, and `env` holds only the variables it adds."""
     mark = uuid.uuid4().hex
     child_env = {**env, MARK_VARIABLE: mark}
-    task = asyncio.ensure_future(run_command(command, cwd, timeout, env=child_env, max_output=max_output))
+    task = asyncio.ensure_future(
+        run_command(command, cwd, timeout, env=child_env, max_output=max_output) if room is None else
+        run_in_room(room, command, timeout, GRADING_POLICY, cwd, env=child_env, max_output=max_output))
     watch = memory_mb is not None and os.path.isdir("/proc")
     limit = (memory_mb or 0) * 1024 * 1024
     exceeded = False

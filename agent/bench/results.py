@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent.bench.exercises import LANGUAGES, Language
+from agent.bench.grading_env import GradingEnvironment
 from agent.bench.guard import EditedTest
 from agent.events import Counters, Usage
 
@@ -138,6 +139,9 @@ class RunResults(BaseModel):
     protocol: str = ""
     prompt_version: str = ""
     problems: list[str] = Field(default_factory=list)
+    # Toolchain versions, the graders' sandbox and the compiler cache's hits (of the latest session of
+    # the run); None in files written before they were recorded.
+    grading: GradingEnvironment | None = None
     exercises: list[ExerciseResult] = Field(default_factory=list)
     languages: dict[str, Totals] = Field(default_factory=dict)
     overall: Totals = Field(default_factory=Totals)

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,10 @@ def command_environment(environ: Mapping[str, str], home: Path) -> dict[str, str
     return env
 
 
+# Set by the sandbox itself: a caller's extra variables cannot move HOME out of the session.
+_SESSION_VARIABLES = frozenset({"HOME", "TMPDIR", "USER", "LOGNAME", "LITTLE_CODER_SANDBOX"})
+
+
 # Host folders the sandbox replaces with its own (launcher.py): what lives there is out of sight.
 REPLACED_DIRS = ("/tmp", "/var/tmp", "/run", "/dev/shm")
 
@@ -205,9 +209,11 @@ class Room:
         layer: bool,
         parent: Path | None = None,
         environ: Mapping[str, str] | None = None,
+        writable: Sequence[Path] = (),
     ) -> None:
         self.workspace = Path(workspace).resolve()
         self.layered = layer
+        self.writable = [str(Path(p).resolve()) for p in writable]
         self._parent = parent
         self._environ = dict(os.environ if environ is None else environ)
         self._state: Path | None = None
@@ -230,9 +236,13 @@ class Room:
         """The overlay's upper folder: what the session's proposals and commands changed."""
         return self.state / "upper"
 
-    def argv(self, command: str, policy: SandboxPolicy, cwd: Path | None = None) -> list[str]:
-        """The command line that runs `command` in this room (writes the launcher's spec file)."""
+    def argv(self, command: str, policy: SandboxPolicy, cwd: Path | None = None,
+             env: Mapping[str, str] | None = None) -> list[str]:
+        """The command line that runs `command` in this room (writes the launcher's spec file). `env`
+        adds variables to the allow-listed environment (a grader's own settings)."""
         state = self.state
+        inner = command_environment(self._environ, Path("/tmp/home"))
+        inner.update({k: v for k, v in (env or {}).items() if k not in _SESSION_VARIABLES})
         spec: dict[str, Any] = {
             "command": command,
             "cwd": str(cwd or self.workspace),
@@ -243,8 +253,9 @@ class Room:
             "mount_point": str(state / "mnt"),
             "hide": secret_paths(self._environ),
             "keep": tools_to_keep(self._environ),
+            "writable": self.writable,
             "network": policy.network,
-            "env": command_environment(self._environ, Path("/tmp/home")),
+            "env": inner,
             "limits": policy.limits.rlimits(),
             "max_processes": policy.limits.processes,
             "parent": os.getpid(),
@@ -285,13 +296,16 @@ def failed_setup(result: RunResult) -> str | None:
 
 
 async def run_in_room(
-    room: Room, command: str, timeout: float, policy: SandboxPolicy, cwd: Path | None = None
+    room: Room, command: str, timeout: float, policy: SandboxPolicy, cwd: Path | None = None,
+    *, env: Mapping[str, str] | None = None, max_output: int | None = None,
 ) -> RunResult:
-    """Run `command` in `room`; SandboxFailed when the sandbox could not be built."""
-    from agent.process import run_command
+    """Run `command` in `room` (`env`: variables added to the allow-listed ones; `max_output`: bytes
+    kept per stream); SandboxFailed when the sandbox could not be built."""
+    from agent.process import DEFAULT_MAX_OUTPUT, run_command
 
     # Started in the session's folder, so a later server's sweep finds it by its working folder.
-    result = await run_command(command, room.state, timeout, argv=room.argv(command, policy, cwd))
+    result = await run_command(command, room.state, timeout, argv=room.argv(command, policy, cwd, env),
+                               max_output=max_output or DEFAULT_MAX_OUTPUT)
     reason = failed_setup(result)
     if reason is not None:
         raise SandboxFailed(f"the command did not run: its sandbox could not be built ({reason})")

@@ -14,9 +14,10 @@ The view: the host's `/` bound read-only (recursively, with mount_setattr), a fr
 pid namespace only, a minimal /dev, the session's own /tmp (also HOME and TMPDIR), an empty /run
 (no host sockets), secrets in the user's home masked, and the workspace at its own path: a
 writable bind (CLI, benchmark) or an overlay whose upper layer is the session's (editor). Its
-`.git` stays read-only in both. When pid 1 exits the kernel kills everything left in the namespace,
-so nothing the command started outlives it; pid 1 also stops the whole tree once it holds more
-than the process limit (RLIMIT_NPROC does not bind a process whose uid is root outside).
+`.git` stays read-only in both. A grader also gets its caches (`writable`) bound writable.
+When pid 1 exits the kernel kills everything left in the namespace, so nothing the command
+started outlives it; pid 1 also stops the whole tree once it holds more than the process limit
+(RLIMIT_NPROC does not bind a process whose uid is root outside).
 
 Exit status: the command's (128 + N for a signal); 125 with a line starting with MARK on stderr
 when the sandbox itself could not be built.
@@ -175,6 +176,10 @@ def build_view(spec: dict[str, Any]) -> None:
     for path in spec["keep"]:  # tools under a folder replaced above (a virtualenv in /tmp)
         _mkdirs(inside(path))
         bind(path, inside(path), read_only=True, recursive=True)
+
+    for path in spec.get("writable", ()):  # shared caches a grader fills (build and compiler caches)
+        _mkdirs(inside(path))
+        bind(path, inside(path), read_only=False)
 
     workspace = spec["workspace"]
     target = inside(workspace)

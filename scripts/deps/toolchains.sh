@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Toolchains the benchmark harness (agent/bench) grades with, all offline once installed:
-#   Go         Debian golang-go
-#   Rust       the preinstalled cargo, else Debian's
-#   C++        cmake, g++, Debian's Catch2 v2 header, ccache (Catch2's main then compiles once per machine)
-#   Java       javac + Debian's JUnit 5 console launcher, JUnit 4, Hamcrest, AssertJ
+#   Go         the preinstalled go, else Debian's golang-go; 1.21 or newer (the exercises use `slices`)
+#   Rust       the preinstalled cargo, else Debian's; the crates an exercise declares are fetched by the
+#              harness itself (`cargo fetch`, before the agent starts) into ~/.cache/little-coder/cargo
+#   C++        cmake, g++, ccache, Boost date_time (polyglot's gigasecond and meetup), and Debian's Catch2
+#              v2 header: our own fixture exercises (tests/bench/exercises) include <catch2/catch.hpp>,
+#              the polyglot ones ship their own test/catch.hpp
+#   Java       javac and Maven; the libraries build.gradle declares are resolved by the harness from Maven
+#              Central into ~/.cache/little-coder/maven; Debian's JUnit 5 console launcher, JUnit 4,
+#              Hamcrest and AssertJ serve an exercise whose build.gradle declares nothing
 #   JavaScript jest + babel with Exercism's preset, from the npm registry, installed once into
 #              ~/.cache/little-coder/jest/node_modules (each exercise copy gets a symlink to it)
 # plus matplotlib in the venv for the report's optional PNG chart (cached wheels under
@@ -24,20 +29,28 @@ die() { echo "[toolchains.sh] ERROR: $*" >&2; exit 1; }
 
 . "$ROOT/scripts/lib/apt.sh"
 
-packages=(catch2 ccache junit5 junit4 libhamcrest-java libassertj-core-java)
+packages=(catch2 ccache libboost-date-time-dev junit5 junit4 libhamcrest-java libassertj-core-java)
 command -v go >/dev/null || packages+=(golang-go)
 command -v cmake >/dev/null || packages+=(cmake)
 command -v g++ >/dev/null || packages+=(g++)
 command -v make >/dev/null || packages+=(make)
 command -v javac >/dev/null || packages+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || packages+=(maven)
 command -v cargo >/dev/null || packages+=(cargo)
 command -v npm >/dev/null || packages+=(nodejs npm)
 apt_install "${packages[@]}" || die "could not install Debian packages: ${packages[*]}"
 
-for tool in go cargo cmake g++ javac java node npm; do
+for tool in go cargo cmake g++ javac java mvn node npm; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installing the Debian packages"
 done
+go_version="$(go env GOVERSION)"
+case "$go_version" in
+    go1.1[0-9]|go1.1[0-9].*|go1.20|go1.20.*|go1.[0-9]|go1.[0-9].*)
+        die "$go_version is older than Go 1.21, which the exercises need: install a newer Go first" ;;
+esac
 [ -f /usr/include/catch2/catch.hpp ] || die "Catch2 v2 header /usr/include/catch2/catch.hpp missing (package catch2)"
+[ -f /usr/include/boost/date_time/gregorian/gregorian.hpp ] \
+    || die "Boost date_time headers missing (package libboost-date-time-dev)"
 [ -f /usr/share/java/junit-platform-console-standalone.jar ] \
     || die "JUnit console launcher /usr/share/java/junit-platform-console-standalone.jar missing (package junit5)"
 
@@ -57,7 +70,7 @@ if [ "$(cat "$JEST_DIR/.installed" 2>/dev/null || true)" != "$JEST_KEY" ]; then
 fi
 [ -f "$JEST_DIR/node_modules/jest/bin/jest.js" ] || die "jest missing from $JEST_DIR/node_modules"
 
-mkdir -p "$CACHE_ROOT/go/build" "$CACHE_ROOT/go/mod" "$CACHE_ROOT/ccache"
+mkdir -p "$CACHE_ROOT/go/build" "$CACHE_ROOT/go/mod" "$CACHE_ROOT/ccache" "$CACHE_ROOT/cargo" "$CACHE_ROOT/maven"
 
 MATPLOTLIB_VERSION="${MATPLOTLIB_VERSION:-3.10.*}"
 WHEELS="$CACHE_ROOT/toolchains/wheels"
@@ -73,4 +86,5 @@ if ! "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
     }
 fi
 log "go: $(go version | cut -d' ' -f3); cargo: $(cargo --version | cut -d' ' -f2); cmake: $(cmake --version | head -n1 | cut -d' ' -f3);" \
-    "javac: $(javac -version 2>&1 | cut -d' ' -f2); node: $(node --version); jest: $JEST_DIR/node_modules"
+    "javac: $(javac -version 2>&1 | cut -d' ' -f2); mvn: $(mvn --batch-mode --version 2>/dev/null | head -n1 | cut -d' ' -f3);" \
+    "node: $(node --version); jest: $JEST_DIR/node_modules"

@@ -23,9 +23,10 @@ async def _verdicts(runner: Runner, tmp: Path) -> tuple[str, int | None, int | N
     root = tmp / runner.language / exercise.name
     prepare(exercise, root)
     runner.setup(root)
+    deps = await runner.dependencies(exercise)  # Java's command names the jars resolved here
     command = runner.agent_command(exercise)
     # The grading environment only adds caches (ccache for C++, through cmake's launcher variable).
-    env = {**runner.grading_env(root, root.parent), "CMAKE_CXX_COMPILER_LAUNCHER": "ccache"}
+    env = {**runner.env, **runner.grading_env(root, root.parent), **deps.env, "CMAKE_CXX_COMPILER_LAUNCHER": "ccache"}
     codes: list[int | None] = []
     output = ""
     for variant in ("wrong", "example"):

@@ -60,6 +60,7 @@ def test_run_resume_force_and_report(tmp_path: Path) -> None:
     assert "## first vs second" in both.stdout
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert "WARNING" not in both.stdout + both.stderr
+    assert both.stdout.endswith("\n") and not both.stdout.endswith("\n\n")  # a report ends its last line
 
     paper = tmp_path / "paper.json"
     paper.write_text(json.dumps({**json.loads(out.read_text()), "protocol": "paper"}))
@@ -72,6 +73,9 @@ def test_run_resume_force_and_report(tmp_path: Path) -> None:
 def test_usage_and_server_errors() -> None:
     no_tree = bench("--languages", "python")
     assert no_tree.returncode == 2 and "--tree is required" in no_tree.stderr
+    for args in (("--tree", "/nonexistent/tree"), ("verify", "--tree", "/nonexistent/tree")):
+        wrong_tree = bench(*args)
+        assert wrong_tree.returncode == 2 and "--tree /nonexistent/tree is not a directory" in wrong_tree.stderr
     bad_language = bench("--tree", str(EXERCISES), "--languages", "cobol")
     assert bad_language.returncode == 2 and "unknown language(s) cobol" in bad_language.stderr
     down = bench("--tree", str(EXERCISES), "--out", "/nonexistent/x.json", "--backend", "ollama",

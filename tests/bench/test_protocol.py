@@ -38,7 +38,8 @@ def test_discovery_reads_the_public_layout_in_the_papers_order() -> None:
 
 
 def test_filters_by_language_name_key_and_limit() -> None:
-    assert [e.key for e in discover(EXERCISES, ["rust"]).exercises] == ["rust/gcd", "rust/vowel-count"]
+    assert [e.key for e in discover(EXERCISES, ["rust"]).exercises] == ["rust/gcd", "rust/vowel-count",
+                                                                       "rust/zero-pad"]
     picked = discover(EXERCISES, names=["initials", "go/clamp", "nope"])
     assert [e.key for e in picked.exercises] == ["python/initials", "go/clamp"]
     assert picked.problems == [f"nope: no such exercise in {EXERCISES}"]

@@ -62,3 +62,13 @@ def test_review_compares_the_new_diff_with_difflib() -> None:
 def test_the_other_benchmarks_run_and_state_their_goals(name: str) -> None:
     result = run_bench(name)
     assert "goal" in result or "goals" in result, result
+
+
+@pytest.mark.slow
+def test_polyglot_verify_grades_every_reference_of_the_sample() -> None:
+    result = run_bench("polyglot_verify.py", timeout=600)
+    overall = result["overall"]
+    assert isinstance(overall, dict) and overall["total"] >= 12
+    assert overall["gradable"] + overall["unavailable"] + overall["failed"] == overall["total"]
+    assert result["failed"] == [] and set(result["toolchains"]) == set(result["languages"])  # type: ignore[arg-type]
+    assert result["cpu_s"]["graders"] > 0  # type: ignore[index]

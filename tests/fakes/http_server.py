@@ -69,6 +69,12 @@ class Inbound:
     def stop(self) -> None:
         self._task.cancel()
 
+    async def aclose(self) -> None:
+        """Stop pumping and wait until the pump has ended, so no task outlives its server's loop."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
     async def wait_closed(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True as soon as the client has gone."""
         try:

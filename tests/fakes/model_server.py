@@ -298,9 +298,9 @@ class ScriptedModelServer:
         except asyncio.CancelledError:
             pass  # stop() is closing every connection; ending quietly keeps asyncio from logging it
         finally:
-            inbound.stop()
             out.close()
             self._tasks.discard(task)
+            await inbound.aclose()
 
     # -- routing -------------------------------------------------------------------------------
 

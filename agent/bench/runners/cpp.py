@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+from functools import cached_property
 from pathlib import Path
 
+from agent.bench.dependencies.cmake import PackageProbe, required_packages
 from agent.bench.exercises import Exercise
 from agent.bench.runners.base import Dependencies, Runner
+
+# The grader's build folder, inside the copy for the compiler cache's sake (see grading_env), made
+# fresh before each grading and removed after it.
+GRADING_BUILD = ".grading-build"
+_SUMMARY = re.compile(r"All tests passed \(\d+ assertions? in (\d+) test cases?\)")
 
 
 class CppRunner(Runner):
@@ -19,10 +28,16 @@ class CppRunner(Runner):
         return {"CCACHE_DIR": str(self.toolchains.cache_dir / "ccache"), "CCACHE_NOHASHDIR": "true"}
 
     def grading_env(self, root: Path, scratch: Path) -> dict[str, str]:
-        # Paths below the base dir are hashed relative to the build folder, so the next copy of this
-        # exercise, in another temporary folder, hits the cache.
-        base = os.path.commonpath([root, scratch])
-        return {**self.env, "CCACHE_BASEDIR": base}
+        # Paths below the base dir are hashed relative to the compiler's folder, the build folder inside
+        # the copy: Catch2's main is then ../test/tests-main.cpp in every exercise and compiles once
+        # per machine (per Catch2 version), and the next copy of an exercise hits on all its files.
+        return {**self.extra_env(), "CCACHE_BASEDIR": str(root)}
+
+    def caches(self) -> list[Path]:
+        return [self.toolchains.cache_dir / "ccache"]
+
+    def writes_caches(self, label: str) -> bool:
+        return label != "run"
 
     def support_files(self, root: Path) -> list[str]:
         found = ["CMakeLists.txt"] if (root / "CMakeLists.txt").is_file() else []
@@ -39,11 +54,39 @@ class CppRunner(Runner):
 
     def steps(self, exercise: Exercise, root: Path, scratch: Path,
               deps: Dependencies) -> list[tuple[str, list[str]]]:
-        # The Exercism CMakeLists runs the test binary as part of the build; the build folder lives
-        # outside the copy and is kept between attempts so only changed sources recompile.
-        build = scratch / "build"
+        # A fresh build folder each time (ccache makes it cheap), so nothing the agent left there counts.
+        # The executable is built alone, without the CMakeLists' target that runs it, and then run in a
+        # step of its own, where the compiler cache is read-only.
+        build = root / GRADING_BUILD
+        shutil.rmtree(build, ignore_errors=True)
+        if os.path.lexists(build):
+            os.unlink(build)
         configure = ["cmake", "-S", str(root), "-B", str(build), "-DEXERCISM_RUN_ALL_TESTS=ON",
                      "-DCMAKE_BUILD_TYPE=Debug"]
         if self.which("ccache"):
             configure.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
-        return [("configure", configure), ("build", ["cmake", "--build", str(build), "--parallel", "2"])]
+        return [("configure", configure),
+                ("build", ["cmake", "--build", str(build), "--target", root.name, "--parallel", "2"]),
+                ("run", [str(build / root.name)])]
+
+    def after(self, root: Path) -> None:
+        shutil.rmtree(root / GRADING_BUILD, ignore_errors=True)
+
+    def verify(self, exercise: Exercise, output: str) -> str | None:
+        # Catch2 ends with "All tests passed (N assertions in M test cases)"; zero cases also exit 0.
+        match = _SUMMARY.search(output)
+        if match is None:
+            return "Catch2 printed no summary of passed tests"
+        if int(match[1]) == 0:
+            return "no Catch2 test case ran"
+        return None
+
+    @cached_property
+    def packages(self) -> PackageProbe:
+        """Each find_package call probed once for this runner's life."""
+        return PackageProbe(self.env)
+
+    async def dependencies(self, exercise: Exercise) -> Dependencies:
+        cmakelists = exercise.path / "CMakeLists.txt"
+        packages = required_packages(cmakelists.read_text(encoding="utf-8")) if cmakelists.is_file() else []
+        return Dependencies(missing=await self.packages.missing(packages), declared=tuple(packages))

@@ -38,6 +38,12 @@ class JavaScriptRunner(Runner):
         # Babel resolves the exercise's preset from the copy, so the shared modules must appear there.
         return {"node_modules": self.toolchains.jest_modules}
 
+    def version_commands(self) -> list[list[str]]:
+        return [["node", "--version"], ["node", str(self.jest), "--version"]]
+
+    def caches(self) -> list[Path]:
+        return [self.toolchains.cache_dir / "jest" / "cache"]
+
     def agent_command(self, exercise: Exercise) -> str:
         return "npx jest " + " ".join(shlex.quote(t) for t in exercise.test)
 

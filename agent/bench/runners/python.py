@@ -28,6 +28,9 @@ class PythonRunner(Runner):
             return f"pytest is not installed for {python} (pip install pytest)"
         return None
 
+    def version_commands(self) -> list[list[str]]:
+        return [[self.toolchains.python, "--version"], [self.toolchains.python, "-m", "pytest", "--version"]]
+
     def agent_command(self, exercise: Exercise) -> str:
         return "python -m pytest -q " + " ".join(shlex.quote(t) for t in exercise.test)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.bench.dependencies import cargo
 from agent.bench.exercises import Exercise
 from agent.bench.runners.base import Dependencies, Runner
 
@@ -15,6 +16,9 @@ class RustRunner(Runner):
 
     def extra_env(self) -> dict[str, str]:
         return {"CARGO_TERM_COLOR": "never", "CARGO_NET_OFFLINE": "true"}
+
+    def version_commands(self) -> list[list[str]]:
+        return [["rustc", "--version"], ["cargo", "--version"]]
 
     def intruder(self, rel: str) -> bool:
         return rel.startswith("tests/")
@@ -33,3 +37,12 @@ class RustRunner(Runner):
             if rel.endswith(".rs") and f"Running {rel}" not in output:
                 return f"cargo never ran {rel}"
         return None
+
+    async def dependencies(self, exercise: Exercise) -> Dependencies:
+        # The reference solution's .meta/Cargo-example.toml may declare more crates than the stub's.
+        manifests = cargo.manifests(exercise.path)
+        if not manifests:
+            return Dependencies()
+        env = cargo.cargo_env(self.toolchains.cache_dir / "cargo", self.env)
+        missing = await cargo.fetch(manifests, {**self.env, **env})
+        return Dependencies(missing=missing, env=env, declared=tuple(cargo.declared(manifests)))

@@ -1,0 +1,3 @@
+pub fn pad(n: u64, _width: usize) -> String {
+    n.to_string()
+}
