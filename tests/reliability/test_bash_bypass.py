@@ -91,3 +91,18 @@ async def test_cancelling_while_the_shell_starts_does_not_hang(tmp_path: Path) -
         assert done, f"the cancelled run hung (attempt {attempt}, at {at:.4f})"
         assert task.cancelled()
     assert not processes_running(marker)
+
+
+async def test_concurrent_runs_each_get_their_own_exit_status(tmp_path: Path) -> None:
+    """Runs ending while siblings end: a sibling's shell in the middle of exiting (its environment
+    already reads empty, like an orphan's from `env -i`) must not be taken for an orphan of the run
+    ending, which would reap its status from under asyncio (it then reads 255) or signal it."""
+    slots = asyncio.Semaphore(8)
+
+    async def one(i: int) -> int | None:
+        async with slots:
+            return (await run_command(f"exit {i % 50}", tmp_path, 30)).exit_code
+
+    codes = await asyncio.gather(*(one(i) for i in range(300)))
+    wrong = {i: code for i, code in enumerate(codes) if code != i % 50}
+    assert not wrong, wrong
