@@ -78,11 +78,13 @@ class TamperGuard:
         return edits
 
     def settle(self) -> None:
-        """After a grading: files of the intruder kind that the graders themselves created (cargo writes
-        a Cargo.lock under `tests/` when rust/macros' tests build their own crates) belong to the
-        tree now, so the next restore compares the tree right before grading with the tree right
-        after the previous grading, and never counts the graders' files as the agent's edits."""
-        self._present = self._candidates()
+        """After a grading: put the protected files back and remove new intruders, without counting
+        anything as the agent's. What the graders made there (cargo leaves a Cargo.lock under `tests/`
+        when rust/macros' tests build their own crates) is then never taken for an edit at the next
+        restore, which compares the tree right before grading with the tree as the agent found it;
+        and the exercise's own code, which ran during grading, cannot plant a test file (a Go
+        `TestMain` that fakes passes) for the next grading."""
+        self.restore(attempt=0)
 
     def _candidates(self) -> set[str]:
         """Files the runner would treat as intruders, present now."""

@@ -225,8 +225,8 @@ async def test_files_the_graders_create_under_tests_are_not_test_edits(tmp_path:
         pytest.skip(str(runners["rust"].missing()))
     copy = await WorkCopy.make(exercise, runners["rust"], tmp_path / "work")
     first, edits_1 = await copy.grade(1, Limits(), Dependencies())
-    assert first.passed, first.output
-    assert (copy.root / "tests/invalid/Cargo.lock").is_file()
+    assert first.passed, first.output  # the test wrote its Cargo.lock, or its unwrap would have failed
+    assert not (copy.root / "tests/invalid/Cargo.lock").exists()  # what grading made is undone after it
     second, edits_2 = await copy.grade(2, Limits(), Dependencies())
     assert second.passed and edits_1 == edits_2 == []
     # What the agent adds there still is an edit, and is removed before grading.
@@ -268,3 +268,39 @@ async def test_a_catch2_binary_with_no_test_case_is_not_a_pass(tmp_path: Path) -
     assert not grade.passed and grade.exit_code == 0 and grade.failed_step == "verify", grade.output
     assert "No tests ran" in grade.output
     assert not (copy.root / ".grading-build").exists()  # the grader's build folder does not outlive grading
+
+
+PLANTED = '''package probe
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	fmt.Println("--- PASS: TestValue (0.00s)")
+	os.Exit(0)
+}
+'''
+
+
+async def test_code_run_by_grading_cannot_plant_a_test_for_the_next_grading(tmp_path: Path) -> None:
+    """The exercise's own code runs while it is graded, in a copy it may write to: a wrong solution that
+    writes a `TestMain` faking passes must not see it compiled into the next grading."""
+    solution = ("package probe\n\nimport \"os\"\n\nfunc Value() int {\n"
+                f"\t_ = os.WriteFile(\"zz_planted_test.go\", []byte({json.dumps(PLANTED)}), 0o644)\n"
+                "\treturn 2\n}\n")
+    tests = "package probe\n\nimport \"testing\"\n\nfunc TestValue(t *testing.T) {\n\tif Value() != 1 {\n" \
+            "\t\tt.Fatal(\"wrong value\")\n\t}\n}\n"
+    exercise = _exercise(tmp_path / "tree", "go", "probe", {"go.mod": GO_MOD, "probe.go": solution,
+                                                             "probe_test.go": tests}, ["probe.go"], ["probe_test.go"])
+    runners = make_runners(Toolchains.default())
+    if runners["go"].missing():
+        pytest.skip(str(runners["go"].missing()))
+    copy = await WorkCopy.make(exercise, runners["go"], tmp_path / "work")
+    first, _ = await copy.grade(1, Limits(), Dependencies())
+    assert not first.passed and "wrong value" in first.output
+    assert not (copy.root / "zz_planted_test.go").exists()
+    second, edits = await copy.grade(2, Limits(), Dependencies())
+    assert not second.passed and "wrong value" in second.output and edits == []

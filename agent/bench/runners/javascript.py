@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 from pathlib import Path
 
 from agent.bench.exercises import Exercise
@@ -41,14 +42,14 @@ class JavaScriptRunner(Runner):
     def version_commands(self) -> list[list[str]]:
         return [["node", "--version"], ["node", str(self.jest), "--version"]]
 
-    def caches(self) -> list[Path]:
-        return [self.toolchains.cache_dir / "jest" / "cache"]
-
     def agent_command(self, exercise: Exercise) -> str:
         return "npx jest " + " ".join(shlex.quote(t) for t in exercise.test)
 
     def steps(self, exercise: Exercise, root: Path, scratch: Path,
               deps: Dependencies) -> list[tuple[str, list[str]]]:
-        cache = self.toolchains.cache_dir / "jest" / "cache"
+        # Jest compiles and runs the tests in one process, so its transform cache would be writable to the
+        # exercise's own code: a fresh one per grading, in the scratch folder, never shared.
+        cache = scratch / "jest-cache"
+        shutil.rmtree(cache, ignore_errors=True)
         return [("test", ["node", str(self.jest), "--ci", "--runInBand", "--watchman=false", "--cacheDirectory",
                           str(cache), "--rootDir", str(root), "--runTestsByPath", *exercise.test])]

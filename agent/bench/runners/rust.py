@@ -1,7 +1,9 @@
-"""Rust: `cargo test --offline`, every test including the ignored ones, target folder outside the copy."""
+"""Rust: `cargo test --offline`, every test including the ignored ones, a fresh target folder outside the
+copy."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from agent.bench.dependencies import cargo
@@ -28,8 +30,11 @@ class RustRunner(Runner):
 
     def steps(self, exercise: Exercise, root: Path, scratch: Path,
               deps: Dependencies) -> list[tuple[str, list[str]]]:
-        return [("test", ["cargo", "test", "--offline", "--target-dir", str(scratch / "target"), "--",
-                          "--include-ignored"])]
+        # A fresh target folder each time: the exercise's code ran in the last grading with this folder
+        # writable, and cargo would reuse what it left there (a test binary, a dependency's rlib).
+        target = scratch / "target"
+        shutil.rmtree(target, ignore_errors=True)
+        return [("test", ["cargo", "test", "--offline", "--target-dir", str(target), "--", "--include-ignored"])]
 
     def verify(self, exercise: Exercise, output: str) -> str | None:
         # An edited Cargo.toml (autotests = false) can make `cargo test` pass without running the tests.
