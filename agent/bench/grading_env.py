@@ -6,6 +6,7 @@ JDK 21; a result is only comparable with the versions next to it).
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,7 +59,7 @@ async def toolchain_versions(runners: Mapping[str, Runner], languages: Sequence[
             return f"unavailable: {reason}"
         lines = []
         for argv in runner.version_commands():
-            result = await run_command(" ".join(argv), Path.cwd(), _VERSION_TIMEOUT_S, env=runner.env)
+            result = await run_command(shlex.join(argv), Path.cwd(), _VERSION_TIMEOUT_S, env=runner.env)
             text = (result.stdout.strip() or result.stderr.strip()).splitlines()
             lines.append(text[0].strip() if text else f"{argv[0]}: no version printed")
         return "; ".join(lines)

@@ -10,6 +10,7 @@ cause. What cannot be had on this machine is `unavailable`, with the missing pie
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 import time
@@ -25,6 +26,8 @@ from agent.bench.output_clean import failure_head
 from agent.bench.reference import reference_files
 from agent.bench.runners import Toolchains, make_runners
 from agent.bench.workcopy import GradingRun, Readiness, WorkCopy
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["gradable", "unavailable", "failed"]
 CAUSE_CHARS = 2000  # of the failing output, from its first error-looking line
@@ -99,7 +102,12 @@ async def verify(config: VerifyConfig, *, toolchains: Toolchains | None = None,
 
     async def one(exercise: Exercise) -> None:
         async with slots:
-            entry = await _verify_one(exercise, readiness, config, work_root)
+            try:
+                entry = await _verify_one(exercise, readiness, config, work_root)
+            except Exception as exc:  # one exercise the harness cannot handle must not end the check
+                log.exception("verifying %s failed inside the harness", exercise.key)
+                entry = VerifiedExercise(language=exercise.language, name=exercise.name, outcome="failed",
+                                         reason=f"harness error {type(exc).__name__}: {exc}", failed_step="harness")
         report.exercises.append(entry)
         if progress is not None:
             detail = f": {entry.reason.splitlines()[0]}" if entry.reason else ""

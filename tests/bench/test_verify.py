@@ -66,3 +66,17 @@ def test_a_broken_reference_fails_with_its_cause_and_a_missing_toolchain_is_unav
     assert "Failed:\n  python/digit-sum [test]:" in done.stdout
     assert "Unavailable:\n  go/clamp: go not found on PATH" in done.stdout
     assert str(tmp_path) not in done.stdout.split("\nFailed:")[1].split("\nUnavailable:")[0]
+
+
+def test_an_exercise_the_harness_cannot_copy_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(EXERCISES / "python", tree / "python")
+    os.mkfifo(tree / "python/exercises/practice/initials/pipe")  # copytree refuses a named pipe
+    out = tmp_path / "verify.json"
+    done = verify("--tree", str(tree), "--json", str(out))
+    assert done.returncode == 1 and "Traceback" not in done.stdout
+    outcomes = {e["name"]: e for e in json.loads(out.read_text())["exercises"]}
+    assert outcomes["digit-sum"]["outcome"] == "gradable"
+    broken = outcomes["initials"]
+    assert broken["outcome"] == "failed" and broken["failed_step"] == "harness"
+    assert broken["reason"].startswith("harness error") and "pipe" in broken["reason"]
