@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from agent.bench.exercises import TITLES
+
 from agent.process import run_command
 from agent.sandbox import support
 
@@ -48,6 +50,11 @@ class GradingEnvironment(BaseModel):
     sandbox: str = ""  # how graders were contained
     compiler_cache: CompilerCache | None = None
 
+    def lines(self) -> list[str]:
+        """The record as the reports print it: the sandbox, each language's versions, the cache."""
+        out = [self.sandbox, *(f"{TITLES[lang]}: {versions}" for lang, versions in self.toolchains.items())]
+        return out + ([self.compiler_cache.describe()] if self.compiler_cache is not None else [])
+
 
 async def toolchain_versions(runners: Mapping[str, Runner], languages: Sequence[str]) -> dict[str, str]:
     """The first line each of a language's version commands prints, joined; languages that cannot be
@@ -78,10 +85,9 @@ async def sandbox_description() -> str:
 async def compiler_cache_counters(runners: Mapping[str, Runner]) -> CompilerCache | None:
     """ccache's cumulative counters for the cache the C++ grader uses, or None without ccache."""
     cpp = runners["cpp"]
-    env = {**cpp.env, **cpp.grading_env(Path.cwd(), Path.cwd())}
-    if "CCACHE_DIR" not in env or cpp.which("ccache") is None:
+    if "CCACHE_DIR" not in cpp.env or cpp.which("ccache") is None:
         return None
-    result = await run_command("ccache --print-stats", Path.cwd(), _VERSION_TIMEOUT_S, env=env)
+    result = await run_command("ccache --print-stats", Path.cwd(), _VERSION_TIMEOUT_S, env=cpp.env)
     if result.exit_code != 0:
         return None
     counters: dict[str, int] = {}

@@ -127,10 +127,7 @@ def report(results: RunResults, fmt: Format = "text", title: str = "") -> str:
         lines = [f"- {e.key}: {_first_line(e.unavailable_reason or '')}" for e in unavailable]
         parts += (["### Unavailable here", *lines] if fmt == "markdown" else ["", "Unavailable here", *lines])
     if results.grading is not None:
-        g = results.grading
-        lines = [f"- {g.sandbox}", *(f"- {TITLES[lang]}: {v}" for lang, v in g.toolchains.items())]
-        if g.compiler_cache is not None:
-            lines.append(f"- {g.compiler_cache.describe()}")
+        lines = [f"- {line}" for line in results.grading.lines()]
         parts += (["### Graded with", *lines] if fmt == "markdown" else ["", "Graded with", *lines])
     return "\n\n".join(parts) + "\n" if fmt == "markdown" else "\n".join(parts) + "\n"
 

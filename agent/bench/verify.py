@@ -186,9 +186,5 @@ def render(report: VerifyReport) -> str:
                 lines += [f"      {line}" for line in body[1:12]]
     if report.problems:
         lines += ["", "Not read:"] + [f"  {p}" for p in report.problems]
-    env = report.environment
-    lines += ["", env.sandbox]
-    lines += [f"{TITLES[lang]}: {versions}" for lang, versions in env.toolchains.items()]
-    if env.compiler_cache is not None:
-        lines.append(env.compiler_cache.describe())
+    lines += ["", *report.environment.lines()]
     return "\n".join(lines) + "\n"

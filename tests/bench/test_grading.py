@@ -33,6 +33,14 @@ def _exercise(tree: Path, language: str, name: str, files: dict[str, str], solut
     return load_exercise(language, root)  # type: ignore[arg-type]
 
 
+async def _copy(exercise: Exercise, tmp_path: Path) -> WorkCopy:
+    """The exercise's working copy with its language's real runner; skipped where that toolchain is missing."""
+    runner = make_runners(Toolchains.default())[exercise.language]
+    if runner.missing():
+        pytest.skip(str(runner.missing()))
+    return await WorkCopy.make(exercise, runner, tmp_path / "work")
+
+
 def test_output_loses_machine_paths_and_timings(tmp_path: Path) -> None:
     home = tmp_path / "home"
     root = tmp_path / "work" / "python-leap-x1" / "leap"
@@ -174,10 +182,7 @@ func TestCacheIsReadOnly(t *testing.T) {
                                                              "func Value() int { return 1 }\n",
                                                              "probe_test.go": tests},
                          ["probe.go"], ["probe_test.go"])
-    runners = make_runners(Toolchains.default())
-    if runners["go"].missing():
-        pytest.skip(str(runners["go"].missing()))
-    copy = await WorkCopy.make(exercise, runners["go"], tmp_path / "work")
+    copy = await _copy(exercise, tmp_path)
     grade, _ = await copy.grade(1, Limits(), Dependencies())
     assert grade.passed, grade.output
     assert "--- PASS: TestCacheIsReadOnly" in grade.output
@@ -185,20 +190,16 @@ func TestCacheIsReadOnly(t *testing.T) {
 
 
 async def test_a_go_test_file_with_no_test_is_not_a_pass(tmp_path: Path) -> None:
-    exercise = _exercise(tmp_path / "tree", "go", "empty", {"go.mod": GO_MOD.replace("probe", "empty"),
-                                                            "empty.go": "package empty\n",
-                                                            "empty_test.go": "package empty\n\n// Define your tests here\n"},
-                         ["empty.go"], ["empty_test.go"])
-    runners = make_runners(Toolchains.default())
-    if runners["go"].missing():
-        pytest.skip(str(runners["go"].missing()))
+    files = {"go.mod": GO_MOD.replace("probe", "empty"), "empty.go": "package empty\n",
+             "empty_test.go": "package empty\n\n// Define your tests here\n"}
+    exercise = _exercise(tmp_path / "tree", "go", "empty", files, ["empty.go"], ["empty_test.go"])
     # Graded anyway, exit code 0 is not taken for a pass ...
-    copy = await WorkCopy.make(exercise, runners["go"], tmp_path / "work")
+    copy = await _copy(exercise, tmp_path)
     grade, _ = await copy.grade(1, Limits(), Dependencies())
     assert not grade.passed and grade.exit_code == 0 and grade.failed_step == "verify"
     assert "[not counted as a pass: no Go test ran]" in grade.output
     # ... and the harness never runs such an exercise: it can give no verdict.
-    reason, _ = await Readiness(runners).check(exercise)
+    reason, _ = await Readiness({"go": copy.runner}).check(exercise)
     assert reason is not None and "define no Go test" in reason
 
 
@@ -220,10 +221,7 @@ async def test_files_the_graders_create_under_tests_are_not_test_edits(tmp_path:
                                                               "src/lib.rs": "pub fn value() -> i32 { 1 }\n",
                                                               "tests/locks.rs": RUST_TEST},
                          ["src/lib.rs"], ["tests/locks.rs"])
-    runners = make_runners(Toolchains.default())
-    if runners["rust"].missing():
-        pytest.skip(str(runners["rust"].missing()))
-    copy = await WorkCopy.make(exercise, runners["rust"], tmp_path / "work")
+    copy = await _copy(exercise, tmp_path)
     first, edits_1 = await copy.grade(1, Limits(), Dependencies())
     assert first.passed, first.output  # the test wrote its Cargo.lock, or its unwrap would have failed
     assert not (copy.root / "tests/invalid/Cargo.lock").exists()  # what grading made is undone after it
@@ -295,10 +293,7 @@ async def test_code_run_by_grading_cannot_plant_a_test_for_the_next_grading(tmp_
             "\t\tt.Fatal(\"wrong value\")\n\t}\n}\n"
     exercise = _exercise(tmp_path / "tree", "go", "probe", {"go.mod": GO_MOD, "probe.go": solution,
                                                              "probe_test.go": tests}, ["probe.go"], ["probe_test.go"])
-    runners = make_runners(Toolchains.default())
-    if runners["go"].missing():
-        pytest.skip(str(runners["go"].missing()))
-    copy = await WorkCopy.make(exercise, runners["go"], tmp_path / "work")
+    copy = await _copy(exercise, tmp_path)
     first, _ = await copy.grade(1, Limits(), Dependencies())
     assert not first.passed and "wrong value" in first.output
     assert not (copy.root / "zz_planted_test.go").exists()
