@@ -14,7 +14,9 @@ CANCEL = "littleCoder.cancel"
 UNDO = "littleCoder.undo"
 REVISE = "littleCoder.revise"
 STATUS = "littleCoder.status"
-ALL = (IMPLEMENT, ASK, CANCEL, UNDO, REVISE, STATUS)
+REVIEW = "littleCoder.review"
+TEST_SELECTION = "littleCoder.testSelection"
+ALL = (IMPLEMENT, ASK, CANCEL, UNDO, REVISE, STATUS, REVIEW, TEST_SELECTION)
 
 
 class CommandError(JsonRpcException):

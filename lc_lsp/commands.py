@@ -12,6 +12,8 @@ session ends (and `$/cancelRequest` on it stops the session, see lc_lsp.protocol
     littleCoder.undo      {sessionId?}            (default: the last session with applied changes left to undo)
     littleCoder.revise    {sessionId, comment?, wait?}
     littleCoder.status    {sessionId?}
+    littleCoder.review    {sessionId}             (reopen a review that was closed; clients with the in-editor review)
+    littleCoder.testSelection {sessionId, decisions, edited}   (lc_lsp.review_wire.Selection → SelectionTest)
 
 A session's status (what `wait`, `status` and the `littleCoder/sessionFinished` notification carry):
 {sessionId, title, state, turn, cap, outcome, message, changedFiles, accepted, rejected, failed, parent,
@@ -37,10 +39,11 @@ from pygls.uris import to_fs_path
 from agent.settings import Settings, SettingsError
 from lc_lsp import tasks
 from lc_lsp.actions import Analysis
-from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, CommandError
+from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVIEW, REVISE, STATUS, TEST_SELECTION, UNDO, CommandError
 from lc_lsp.host import EditorHost
 from lc_lsp.jobs import Anchor, Job, Jobs
 from lc_lsp.ranges import Encoding, point
+from lc_lsp.review_wire import Decision, EditedHunk, Selection
 from lc_lsp.settings import settings_message
 from lc_lsp.stubs import Target, TextRange
 
@@ -119,6 +122,16 @@ class ReviseArgs(_Args):
 
 class StatusArgs(_Args):
     session_id: str | None = None
+
+
+class ReviewArgs(_Args):
+    session_id: str = Field(min_length=1)
+
+
+class TestSelectionArgs(_Args):
+    session_id: str = Field(min_length=1)
+    decisions: list[Decision] = Field(default_factory=list)
+    edited: list[EditedHunk] = Field(default_factory=list)
 
 
 A = TypeVar("A", bound=_Args)
@@ -236,6 +249,26 @@ class Commands:
         if args.session_id is not None:
             return self._job(args.session_id).status()
         return {"sessions": [job.status() for job in self._jobs.all()]}
+
+    async def review(self, arguments: Sequence[Any]) -> dict[str, Any]:
+        args = parse(REVIEW, ReviewArgs, arguments)
+        job = self._job(args.session_id)
+        if not self._jobs.reviews_in_editor():
+            raise CommandError("little-coder: this editor reviews changes when a session ends; there is no "
+                               "review to reopen")
+        if job.state != "closed":
+            raise CommandError(f"little-coder: session {job.id} has no closed review to reopen (it is {job.state})")
+        self._jobs.reopen(job)
+        return {"sessionId": job.id}
+
+    async def test_selection(self, arguments: Sequence[Any]) -> dict[str, Any]:
+        args = parse(TEST_SELECTION, TestSelectionArgs, arguments)
+        job = self._job(args.session_id)
+        if not job.proposals:
+            raise CommandError(f"little-coder: session {job.id} proposes no changes to test")
+        selection = Selection(decisions=args.decisions, edited=args.edited)
+        result = await self._jobs.test_selection(job, selection)
+        return result.model_dump(by_alias=True)
 
     # --- helpers --------------------------------------------------------------------------------
 

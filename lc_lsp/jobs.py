@@ -22,6 +22,7 @@ user was told, and every step it applied (for `undo`, lc_lsp.undo).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -41,6 +43,7 @@ from agent.workspace import ChangeSet, FileChange
 from lc_lsp import tasks, undo
 from lc_lsp.editor_workspace import ChangeHook, EditorWorkspace
 from lc_lsp.host import EditorHost
+from lc_lsp.hunk_links import Need, left_out, names_in, needs
 from lc_lsp.progress import SessionReporter, change_summary
 from lc_lsp.review import (
     ClientEditCaps,
@@ -51,11 +54,24 @@ from lc_lsp.review import (
     build_edit,
     propose,
     rebase,
-    rejected_feedback,
     uncreatable,
     unified_diff,
 )
+from lc_lsp.review_wire import (
+    CAPABILITY,
+    REVIEW_REQUEST,
+    REVIEW_UPDATE,
+    Choice,
+    ReviewParams,
+    ReviewResult,
+    Selection,
+    SelectionTest,
+    plain,
+    review_file,
+)
+from lc_lsp.selection import last_test_command, narrowed, run_selection_tests
 from lc_lsp.undo import AppliedFile, AppliedStep
+from lc_lsp.verdict import Verdict, feedback, record_choices, summary
 
 
 log = logging.getLogger(__name__)
@@ -68,6 +84,7 @@ JobState = Literal[
     "rejected",  # the user turned every hunk down
     "discarded",  # the user chose Discard without looking at hunks
     "refused",  # the client did not apply the edit (e.g. stale version); the proposal is kept
+    "closed",  # the review was closed without applying: nothing applied or rejected, it can be reopened
     "conflicted",  # every change collided with the user's own edits
     "no_changes",
     "cancelled",
@@ -75,8 +92,8 @@ JobState = Literal[
     "undone",
 ]
 FINISHED: frozenset[str] = frozenset(
-    {"applied", "partial", "rejected", "discarded", "refused", "conflicted", "no_changes", "cancelled", "error",
-     "undone"}
+    {"applied", "partial", "rejected", "discarded", "refused", "closed", "conflicted", "no_changes", "cancelled",
+     "error", "undone"}
 )
 # How long to wait, after the client said it applied an edit, for the documents to show it (the
 # didChange/didOpen that follows), and how long they must then stay quiet.
@@ -85,6 +102,11 @@ SETTLE_TIMEOUT_S = 1.0
 QUIET_S = 0.2
 DIFF_FOLDER = ".little-coder"
 APPLY, SHOW_DIFF, DISCARD = "Apply", "Show diff", "Discard"
+KEEP_MINE, TAKE_AGENT, KEEP_BOTH = "Keep mine", "Take the agent's", "Keep both"
+# An in-editor review is brought up to date this long after the user's last keystroke in its files.
+UPDATE_DELAY_S = 0.1
+# Lines of each side a conflict question shows (a message request is no diff viewer).
+CONFLICT_LINES = 8
 ALLOW, DENY = "Allow", "Deny"
 
 
@@ -114,10 +136,14 @@ class Job:
     runner: asyncio.Task[None] | None = None
     result: SessionFinished | None = None
     proposals: list[Proposal] = field(default_factory=list)
-    accepted: set[str] = field(default_factory=set)
-    rejected: set[str] = field(default_factory=set)
-    failed: set[str] = field(default_factory=set)  # hunks the editor did not apply
+    verdict: Verdict = field(default_factory=Verdict)  # what became of every hunk (lc_lsp.verdict)
     applied: list[AppliedFile] = field(default_factory=list)
+    # The open documents as the session found them (unquoted uri → text), to tell what the user typed
+    # during the session from what the agent proposes (lc_lsp.review.propose).
+    origins: dict[str, str] = field(default_factory=dict)
+    reviewing: set[str] = field(default_factory=set)  # unquoted uris of an in-editor review now open
+    update_task: asyncio.Task[None] | None = None
+    update_again: bool = False
     message: str = ""
     notes: list[str] = field(default_factory=list)  # what the user was told about applying and undoing
     started: float = field(default_factory=time.monotonic)
@@ -126,6 +152,18 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+    @property
+    def accepted(self) -> set[str]:
+        return self.verdict.applied()
+
+    @property
+    def rejected(self) -> set[str]:
+        return self.verdict.rejected
+
+    @property
+    def failed(self) -> set[str]:
+        return self.verdict.failed  # hunks the editor did not apply
 
     def cancel(self) -> bool:
         """Stop the job wherever it is: the model stream, a tool, or the review. False if it had ended."""
@@ -151,6 +189,7 @@ class Job:
             "accepted": sorted(self.accepted),
             "rejected": sorted(self.rejected),
             "failed": sorted(self.failed),
+            "undecided": sorted(self.verdict.undecided),
             "parent": self.parent,
             "elapsed": round(time.monotonic() - self.started, 3),
         }
@@ -183,6 +222,8 @@ class Jobs:
             id=session_id, title=title, task=task, root=root, settings=settings, history=list(history),
             reporter=SessionReporter(self._ls, session_id, title), done=loop.create_future(), parent=parent,
             anchor=anchor,
+            # References to the buffers' current strings: nothing is copied.
+            origins={unquote(uri): doc.source for uri, doc in self._ls.workspace.text_documents.items()},
         )
         self._jobs[session_id] = job
         job.runner = asyncio.create_task(self._run(job), name=f"little-coder {session_id}")
@@ -210,19 +251,18 @@ class Jobs:
             return "it is still running; wait for it or cancel it first"
         if previous.session is None or not previous.session.history:
             return "it never reached the model"
-        turned_down = previous.rejected | previous.failed
-        conflicts = any(p.conflicts for p in previous.proposals)
-        if not turned_down and not conflicts and not (comment and comment.strip()):
-            return "no hunk was rejected; add a comment saying what to change"
+        every = {h.id for p in previous.proposals for h in [*p.hunks, *p.conflicts]}
+        all_taken = previous.verdict.accepted >= every and not previous.notes
+        if all_taken and not (comment and comment.strip()):
+            return "all its changes were applied as proposed; add a comment saying what to change"
         return None
 
     def revise(self, previous: Job, comment: str | None, settings: Settings) -> Job:
         """Continue `previous`'s conversation with the user's verdict on its changes."""
         assert previous.session is not None
-        feedback = rejected_feedback(previous.proposals, set(previous.rejected), comment,
-                                     failed=frozenset(previous.failed), notes=previous.notes)
+        text = feedback(previous.proposals, previous.verdict, comment, previous.notes)
         return self.start(
-            title=tasks.revise_title(previous.title), task=feedback, root=previous.root, settings=settings,
+            title=tasks.revise_title(previous.title), task=text, root=previous.root, settings=settings,
             history=previous.session.history, parent=previous.id, anchor=previous.anchor,
         )
 
@@ -366,24 +406,28 @@ class Jobs:
             return
         added, removed = changes.line_stats()
         reporter.end(f"{change_summary(len(changes.paths()), added, removed)} — review")
-        job.proposals = [await self._propose(job.root, change) for change in changes.changes.values()]
-        self._report_conflicts([c for p in job.proposals for c in p.conflicts])
-        reviewable = [p for p in job.proposals if p.hunks]
-        if not reviewable:
-            job.state = "conflicted"
+        job.proposals = [await self._propose(job, change) for change in changes.changes.values()]
+        if self.reviews_in_editor():
+            await self._review_in_editor(job)
             return
+        reviewable = [p for p in job.proposals if p.hunks]
         job.state = "reviewing"
         caps = self._edit_caps()
-        if caps.document_changes and caps.change_annotations:
+        if not reviewable:
+            outcome: set[str] | str = set()
+        elif caps.document_changes and caps.change_annotations:
             outcome = await self._apply(job, reviewable, caps)
         elif await self._ask_to_apply(job, reviewable):
-            plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
-            outcome = await self._apply(job, reviewable, plain)
+            outcome = await self._apply(job, reviewable, _plain(caps))
         else:
-            job.rejected |= {h.id for p in reviewable for h in p.hunks}
-            job.state = "discarded"
-            return
-        job.state = outcome if isinstance(outcome, str) else _verdict(job)
+            job.verdict.rejected.update(h.id for p in reviewable for h in p.hunks)
+            job.verdict.discarded = True
+            outcome = "discarded"
+        if outcome != "discarded":
+            await self._resolve_conflicts(job)
+        job.state = "discarded" if outcome == "discarded" else _verdict(job)
+        await self._note_broken(job)
+        self._show_summary(job)
 
     def _end_applied_as_it_went(self, job: Job) -> None:
         final = job.result
@@ -398,17 +442,207 @@ class Jobs:
         else:
             job.state = "error" if final.outcome == "error" else "no_changes"
             job.reporter.end(f"failed: {final.message}" if final.outcome == "error" else "finished, no changes")
+            return
+        self._show_summary(job)
+
+    def _show_summary(self, job: Job) -> None:
+        """Tell the user what became of the changes, in the words revise quotes to the model."""
+        text = summary(job.proposals, job.verdict)
+        if not text:
+            return
+        job.message = text
+        # A warning when something did not go as the user decided, or left code without what it needs;
+        # their own choices are news, not alarms.
+        verdict = job.verdict
+        alarm = verdict.failed or verdict.mine or verdict.broken
+        kind = types.MessageType.Warning if alarm else types.MessageType.Info
+        self._show(f"little-coder: {job.title} — {text}", kind)
+
+    # --- the review in the editor (clients announcing experimental.littleCoder.review) ---------------
+
+    def reviews_in_editor(self) -> bool:
+        experimental = plain(self._ls.client_capabilities.experimental)
+        mine = experimental.get(CAPABILITY) if isinstance(experimental, dict) else None
+        return isinstance(mine, dict) and bool(mine.get("review"))
+
+    async def _review_in_editor(self, job: Job) -> None:
+        """Send `littleCoder/review` and act on the reply: apply the selection, discard, or keep the
+        proposal for later. While the review is open, edits to its files are rebased and pushed."""
+        proposals = [p for p in await self._rebase(job, job.proposals) if p.hunks or p.conflicts]
+        if not proposals:
+            job.state = "no_changes"
+            return
+        job.state = "reviewing"
+        job.verdict = Verdict()
+        params = ReviewParams(
+            session_id=job.id, title=job.title, label=f"little-coder: {job.title}", unfinished=_unfinished(job),
+            test_command=last_test_command(job.session.history) if job.session else None,
+            files=await self._review_files(job, proposals),
+        )
+        job.reviewing = {unquote(p.uri) for p in proposals}
+        try:
+            reply = await self._ls.protocol.send_request_async(REVIEW_REQUEST, params.model_dump(by_alias=True))
+            result = ReviewResult.model_validate(plain(reply))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no answer, or not one we can read: nothing is applied, nothing lost
+            log.warning("%s failed: %s", REVIEW_REQUEST, exc)
+            result = ReviewResult(action="close")
+        finally:
+            job.reviewing = set()
+            if job.update_task is not None:
+                job.update_task.cancel()
+                job.update_task = None
+        every = {h.id for p in job.proposals for h in [*p.hunks, *p.conflicts]}
+        if result.action == "discard":
+            job.verdict.rejected.update(every)
+            job.verdict.discarded = True
+            job.state = "discarded"
+        elif result.action == "close":
+            job.verdict.undecided.update(every)
+            job.verdict.closed = True
+            job.state = "closed"
+        else:
+            await self._apply_selection(job, result)
+            job.state = _verdict(job)
+            await self._note_broken(job)
+        self._show_summary(job)
+
+    async def _note_broken(self, job: Job) -> None:
+        """Record the applied hunks that need a hunk which was not applied (told to user and model)."""
+        labels = {h.id: h.label for p in job.proposals for h in [*p.hunks, *p.conflicts]}
+        job.verdict.broken = left_out(await self._needs(job), job.verdict.applied(), labels)
+
+    async def _review_files(self, job: Job, proposals: Sequence[Proposal]) -> list[Any]:
+        found = await self._needs(job)
+        return [review_file(p, found) for p in proposals]
+
+    async def _needs(self, job: Job) -> list[Need]:
+        proposals = list(job.proposals)
+
+        def work() -> list[Need]:
+            names = {p.path: names_in(p.current_text) for p in proposals}
+            return needs([h for p in proposals for h in [*p.hunks, *p.conflicts]], names)
+
+        return await asyncio.to_thread(work)
+
+    def document_changed(self, uri: str) -> None:
+        """A document changed in the editor: bring every open review of it up to date, shortly."""
+        key = unquote(uri)
+        for job in self._jobs.values():
+            if key not in job.reviewing:
+                continue
+            if job.update_task is None or job.update_task.done():
+                job.update_task = asyncio.create_task(self._push_updates(job))
+            else:
+                job.update_again = True
+
+    def document_opened(self, uri: str, text: str) -> None:
+        """A document opened while sessions run: what it held then is the user's starting point."""
+        for job in self._jobs.values():
+            if not job.finished:
+                job.origins.setdefault(unquote(uri), text)
+
+    async def _push_updates(self, job: Job) -> None:
+        """Rebase the reviewed files the user changed and send each its new ReviewFile; the hunk ids stay,
+        so the client keeps the user's decisions."""
+        while True:
+            job.update_again = False
+            await asyncio.sleep(UPDATE_DELAY_S)
+            for proposal in list(job.proposals):
+                if unquote(proposal.uri) not in job.reviewing:
+                    continue
+                moved = await asyncio.to_thread(self._rebased, proposal)
+                if moved is proposal:
+                    continue
+                job.proposals = [moved if p is proposal else p for p in job.proposals]
+                file = review_file(moved, await self._needs(job))
+                self._ls.protocol.notify(REVIEW_UPDATE, {"sessionId": job.id, "file": file.model_dump(by_alias=True)})
+            if not job.update_again:
+                return
+
+    async def _apply_selection(self, job: Job, selection: Selection) -> None:
+        """Apply exactly what the user chose, as one plain edit, and book per hunk what landed."""
+        proposals = await self._rebase(job, [p for p in job.proposals if p.hunks or p.conflicts])
+        choices, texts = selection.choices(), selection.texts()
+        landed = await self._apply_choices(job, proposals, choices, texts)
+        record_choices(job.verdict, proposals, dict(choices), texts, landed)
+
+    async def _apply_choices(self, job: Job, proposals: Sequence[Proposal], choices: dict[str, Choice],
+                             texts: dict[str, str]) -> set[str]:
+        """Send one plain edit with the chosen hunks (their chosen text) and return the ids that landed.
+        What landed is recorded for undo; why the editor refused, if it did, goes to the verdict."""
+        chosen = [n for p in proposals if (n := narrowed(p, choices, texts)) is not None]
+        if not chosen:
+            return set()
+        caps = _plain(self._edit_caps())
+        edit, _ = build_edit(chosen, caps, session_label=f"little-coder: {job.title} · session {job.id}")
+        result = await self._ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=_edit_label(job))
+        )
+        if result.applied:
+            for proposal in uncreatable(chosen, caps):
+                self._write_new_file(job.root, proposal)
+        else:
+            job.verdict.failure = result.failure_reason or "it refused the edit"
+        now = await self._settled_texts(chosen)
+        landed: set[str] = set()
+        for proposal in chosen:
+            yes, _ = accepted_hunks(proposal, now[proposal.uri])
+            landed |= yes
+            if yes:
+                self._record_applied(job, proposal, applied_text(proposal, yes))
+        return landed
+
+    def reopen(self, job: Job) -> None:
+        """Open a closed review again (`littleCoder.review`)."""
+        job.runner = asyncio.create_task(self._reopened(job), name=f"little-coder review {job.id}")
+
+    async def _reopened(self, job: Job) -> None:
+        try:
+            await self._review_in_editor(job)
+        except asyncio.CancelledError:
+            job.state = "closed"
+        finally:
+            self._ls.protocol.notify("littleCoder/sessionFinished", job.status())
+
+    async def test_selection(self, job: Job, selection: Selection) -> SelectionTest:
+        """The session's last test command, re-run in the sandbox on exactly this selection."""
+        history = job.session.history if job.session is not None else []
+        proposals = await self._rebase(job, [p for p in job.proposals if p.hunks or p.conflicts])
+        return await run_selection_tests(job.root, self._ls.buffers, job.settings, history, proposals,
+                                         selection.choices(), selection.texts())
+
+    # --- the fallback review (any other client) ---------------------------------------------------
+
+    async def _resolve_conflicts(self, job: Job) -> None:
+        """Ask about each conflict (mine, the agent's, or both) with a message request any client shows,
+        then apply what the user picked. Unanswered keeps the user's version."""
+        conflicts = [(p, c) for p in job.proposals for c in p.conflicts]
+        if not conflicts:
+            return
+        choices: dict[str, Choice] = {}
+        for _, conflict in conflicts:
+            answer = await self._ask(_conflict_question(conflict), [KEEP_MINE, TAKE_AGENT, KEEP_BOTH],
+                                     types.MessageType.Warning)
+            choices[conflict.id] = "agent" if answer == TAKE_AGENT else "both" if answer == KEEP_BOTH else "mine"
+        # The edit before moved the texts; job.proposals keeps the hunks it applied, for the summary.
+        files = {id(p): p for p, _ in conflicts}.values()
+        only = [await asyncio.to_thread(self._rebased, _only_conflicts(p)) for p in files]
+        landed = await self._apply_choices(job, only, choices, {})
+        record_choices(job.verdict, only, dict(choices), {}, landed)
 
     # --- applying edits -------------------------------------------------------------------------
 
-    async def _propose(self, root: Path, change: FileChange) -> Proposal:
+    async def _propose(self, job: Job, change: FileChange) -> Proposal:
         """A file's proposal, off the event loop: reading an unopened file and diffing it take time. One
         file per hop, so the loop answers the editor between files."""
-        uri = self._ls.uri_for(root / change.path)
+        uri = self._ls.uri_for(job.root / change.path)
+        origin = job.origins.get(unquote(uri))
 
         def work() -> Proposal:
             current, version = self._ls.current_text(uri)
-            return propose(change, current, uri, version)
+            return propose(change, current, uri, version, origin)
 
         return await asyncio.to_thread(work)
 
@@ -420,8 +654,15 @@ class Jobs:
         proposals = [p for p in await self._rebase(job, proposals) if p.hunks]
         if not proposals:
             return set()
-        # The session id in every annotation's description lets a client tie the edit to its session.
-        edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title} · session {job.id}")
+        # The session id in every annotation's description lets a client tie the edit to its session; a
+        # hunk others need says so before the user leaves it out.
+        labels = {h.id: h.label for p in proposals for h in p.hunks}
+        notes: dict[str, str] = {}
+        for need in await self._needs(job):
+            if need.hunk in labels and need.on in labels:
+                notes[need.on] = f"needed by {labels[need.hunk]} (uses {', '.join(need.names)})"
+        edit, _ = build_edit(proposals, caps, session_label=f"little-coder: {job.title} · session {job.id}",
+                             notes=notes)
         missing = uncreatable(proposals, caps)
         result = await self._ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=_edit_label(job))
@@ -429,64 +670,39 @@ class Jobs:
         if not result.applied and _user_discarded(result.failure_reason):
             # VS Code can only answer applied=false when the user discards its refactor preview: that is
             # the user's decision, not an editor failure. Every hunk counts as rejected (revise works).
-            job.rejected |= {h.id for p in proposals for h in p.hunks}
-            job.message = "discarded in the editor's preview"
+            job.verdict.rejected.update(h.id for p in proposals for h in p.hunks)
+            job.verdict.discarded = True
             return "discarded"
         if result.applied:
             # The client cannot create these files (no documentChanges): the user said Apply, so write them.
             for proposal in missing:
                 self._write_new_file(job.root, proposal)
+        else:
+            job.verdict.failure = result.failure_reason or "it refused the edit"
         # Read back even when the client says it failed: it may have stopped partway, after some files.
         texts = await self._settled_texts(proposals)
         # Only a preview with a checkbox per hunk lets the user leave hunks out; anywhere else a hunk that
         # did not land is the editor's failure.
         user_chose = result.applied and caps.document_changes and caps.change_annotations
-        landed: list[Hunk] = []
-        lost: list[Hunk] = []
+        landed: set[str] = set()
         for proposal in proposals:
             yes, no = accepted_hunks(proposal, texts[proposal.uri])
-            landed += [h for h in proposal.hunks if h.id in yes]
-            lost += [h for h in proposal.hunks if h.id in no]
+            landed |= yes
+            (job.verdict.rejected if user_chose else job.verdict.failed).update(no)
             if yes:
                 self._record_applied(job, proposal, applied_text(proposal, yes))
-        job.accepted |= {h.id for h in landed}
-        if user_chose:
-            job.rejected |= {h.id for h in lost}
-            return {h.id for h in landed}
-        job.failed |= {h.id for h in lost}
-        reason = "" if result.applied else f" ({result.failure_reason or 'it refused the edit'})"
-        if not landed:
-            job.message = f"the editor did not apply the changes{reason}"
-            self._show(
-                f"little-coder: {job.message}. They are kept: ask little-coder to revise session {job.id} "
-                "(littleCoder.revise) to redo them on the current files.",
-                types.MessageType.Warning,
-            )
-            job.notes.append(job.message)
-            return "refused"
-        if lost:
-            job.message = (
-                f"the editor applied only part of the changes{reason}. Applied: {_labels(landed)}. "
-                f"Not applied: {_labels(lost)}"
-            )
-            self._show(
-                f"little-coder: {job.message}. littleCoder.undo reverts what was applied; littleCoder.revise "
-                f"redoes the rest (session {job.id}).",
-                types.MessageType.Warning,
-            )
-            job.notes.append(job.message)
-        return {h.id for h in landed}
+        job.verdict.accepted.update(landed)
+        return landed if landed or user_chose else "refused"
 
     async def _rebase(self, job: Job, proposals: list[Proposal]) -> list[Proposal]:
         """The proposals moved onto what their documents hold right now (an unopened file has no
         version to guard it, so its disk text is compared): no edit is sent against a stale text.
-        `job.proposals` follows; what now collides with the user's text is reported."""
+        `job.proposals` follows."""
         fresh: list[Proposal] = []
         for proposal in proposals:
             moved = await asyncio.to_thread(self._rebased, proposal)
             if moved is not proposal:
                 job.proposals = [moved if p is proposal else p for p in job.proposals]
-                self._report_conflicts(moved.conflicts[len(proposal.conflicts):])
             fresh.append(moved)
         return fresh
 
@@ -524,8 +740,8 @@ class Jobs:
         """Apply / Show diff / Discard, for clients that cannot review hunks in an edit preview."""
         added = sum(len(h.new_lines) for p in proposals for h in p.hunks)
         removed = sum(len(h.old_lines) for p in proposals for h in p.hunks)
-        summary = change_summary(len(proposals), added, removed)
-        question = f"little-coder: {job.title} — {summary}. Apply?"
+        summary_text = change_summary(len(proposals), added, removed)
+        question = f"little-coder: {job.title} — {summary_text}. Apply?"
         choice = await self._ask(question, [APPLY, SHOW_DIFF, DISCARD])
         if choice == SHOW_DIFF:
             await self._show_diff(job, proposals)
@@ -545,21 +761,20 @@ class Jobs:
         """The EditorWorkspace hook for review modes `each` and `direct`: True when the change is in."""
 
         async def on_change(name: str, base: str | None, proposed: str) -> bool:
-            proposal = await self._propose(job.root, FileChange(name, base, proposed))
+            proposal = await self._propose(job, FileChange(name, base, proposed))
             job.proposals.append(proposal)
             self._report_conflicts(proposal.conflicts)
             if not proposal.hunks:
                 return not proposal.conflicts
             caps = self._edit_caps()
-            plain = ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
             if job.settings.review == "direct":
-                accepted = await self._apply(job, [proposal], plain)
+                accepted = await self._apply(job, [proposal], _plain(caps))
             elif caps.document_changes and caps.change_annotations:
                 accepted = await self._apply(job, [proposal], caps)
             elif await self._ask_to_apply(job, [proposal]):
-                accepted = await self._apply(job, [proposal], plain)
+                accepted = await self._apply(job, [proposal], _plain(caps))
             else:
-                job.rejected |= {h.id for h in proposal.hunks}
+                job.verdict.rejected.update(h.id for h in proposal.hunks)
                 return False
             return isinstance(accepted, set) and bool(accepted)  # not "refused" / "discarded"
 
@@ -588,6 +803,7 @@ class Jobs:
         self._ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def _report_conflicts(self, conflicts: Sequence[Hunk]) -> None:
+        """Review `each`/`direct`: a change that collided with the user's typing is not proposed."""
         if conflicts:
             self._show(
                 f"little-coder: {len(conflicts)} change(s) left out because you edited the same lines while the "
@@ -624,11 +840,39 @@ def _line_stats(applied: Sequence[AppliedFile]) -> tuple[int, int]:
 
 def _verdict(job: Job) -> JobState:
     """A reviewed job's state from which of its hunks landed, were turned down or failed."""
-    if job.accepted:
-        return "partial" if job.rejected or job.failed else "applied"
-    if job.rejected:
+    verdict = job.verdict
+    if verdict.applied():
+        left = verdict.rejected or verdict.failed or verdict.undecided or verdict.mine or verdict.edited
+        return "partial" if left else "applied"
+    if verdict.rejected:
         return "rejected"
-    return "refused" if job.failed else "conflicted"
+    if verdict.failed:
+        return "refused"
+    return "closed" if verdict.undecided else "conflicted"
+
+
+def _plain(caps: ClientEditCaps) -> ClientEditCaps:
+    """An edit the client applies at once: no annotation asks for a confirmation."""
+    return ClientEditCaps(caps.document_changes, False, caps.create_files, caps.encoding)
+
+
+def _unfinished(job: Job) -> str | None:
+    outcome = job.result.outcome if job.result is not None else "done"
+    return None if outcome == "done" else outcome
+
+
+def _only_conflicts(proposal: Proposal) -> Proposal:
+    return dataclasses.replace(proposal, hunks=[])
+
+
+def _conflict_question(conflict: Hunk) -> str:
+    def side(lines: Sequence[str]) -> str:
+        shown = [line.rstrip("\r\n") for line in lines[:CONFLICT_LINES]]
+        more = len(lines) - CONFLICT_LINES
+        return "\n".join(shown + ([f"… {more} more lines"] if more > 0 else [])) or "(nothing)"
+
+    return (f"little-coder: you and the agent both changed {conflict.label} ({conflict.reason}).\n"
+            f"Yours:\n{side(conflict.old_lines)}\nThe agent's:\n{side(conflict.new_lines)}")
 
 
 def _labels(hunks: Sequence[Hunk]) -> str:

@@ -14,7 +14,7 @@ The flow, per file:
 3. After the client answered, `accepted_hunks` reads which hunks made it into the document from the
    document's text alone, which works for every client and for partly applied edits; `applied_text`
    is exactly what those hunks wrote (what undo later reverts, lc_lsp.undo).
-4. `unified_diff` and `rejected_feedback` render the proposal for a human and for the model.
+4. `unified_diff` renders the proposal as a patch; lc_lsp.verdict says what became of it.
 
 Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.17/specification/#workspace_applyEdit
 """
@@ -22,7 +22,7 @@ Spec: https://microsoft.github.io/language-server-protocol/specifications/lsp/3.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from lsprotocol import types
@@ -35,11 +35,18 @@ from lc_lsp.ranges import LineIndex, normalize_encoding, split_lines
 _CONTEXT = 3  # context lines around each hunk in unified diffs, as `diff -u` does
 
 
+# Why a change is a conflict, in the words both the user and the model read.
+EDITED_MEANWHILE = "you edited these lines while the agent worked"
+TYPED_DURING = "it replaces lines you typed during the session"
+DELETED_MEANWHILE = "the file was deleted since the agent read it"
+
+
 @dataclass(frozen=True)
 class Hunk:
     """One reviewable change: current lines [start_line, start_line + len(old_lines)) become new_lines.
 
-    Lines keep their terminators and are relative to the proposal's current text."""
+    Lines keep their terminators and are relative to the proposal's current text. For a conflict,
+    old_lines are the user's version and `reason` says why the two collide."""
 
     id: str
     path: str
@@ -47,6 +54,11 @@ class Hunk:
     start_line: int
     old_lines: tuple[str, ...]
     new_lines: tuple[str, ...]
+    reason: str = ""
+
+    @property
+    def end_line(self) -> int:
+        return self.start_line + len(self.old_lines)
 
 
 @dataclass
@@ -59,6 +71,7 @@ class Proposal:
     conflicts: list[Hunk]  # agent changes left out because the user changed the same lines
     created: bool  # the edit must create the file
     version: int | None  # buffer version the edit is against; None when the file is not open
+    origin: str | None = None  # the file as the session found it, to tell the user's typing from the agent's
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,9 @@ def where(start_line: int, old_count: int) -> str:
     return f"lines {start_line + 1}–{start_line + old_count}"
 
 
-def _hunk(path: str, number: int, start: int, old: Sequence[str], new: Sequence[str]) -> Hunk:
+def _hunk(path: str, number: int, start: int, old: Sequence[str], new: Sequence[str], reason: str = "") -> Hunk:
     label = f"{path}: {where(start, len(old))} (+{len(new)} −{len(old)})"
-    return Hunk(f"{path}#{number}", path, label, start, tuple(old), tuple(new))
+    return Hunk(f"{path}#{number}", path, label, start, tuple(old), tuple(new), reason)
 
 
 def _diff_hunks(path: str, current: list[str], proposed: list[str]) -> list[Hunk]:
@@ -101,46 +114,138 @@ def _diff_hunks(path: str, current: list[str], proposed: list[str]) -> list[Hunk
     return [_hunk(path, n + 1, i1, current[i1:i2], proposed[j1:j2]) for n, (_, i1, i2, j1, j2) in enumerate(changed)]
 
 
-def propose(change: FileChange, current_text: str | None, uri: str, version: int | None) -> Proposal:
+def _typed_spans(origin: str, current: list[str]) -> list[tuple[int, int]]:
+    """Lines [start, end) of the current text that the user wrote since the session began."""
+    return [(j1, j2) for tag, _, _, j1, j2 in opcodes(split_lines(origin), current) if tag != "equal" and j2 > j1]
+
+
+def _replaces_typed(hunk: Hunk, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether the hunk removes or rewrites a line the user typed (inserting beside them removes nothing;
+    inserting inside their block splits it, which counts)."""
+    if not hunk.old_lines:
+        return any(start < hunk.start_line < end for start, end in spans)
+    return any(start < hunk.end_line and hunk.start_line < end for start, end in spans)
+
+
+def propose(
+    change: FileChange, current_text: str | None, uri: str, version: int | None, origin: str | None = None
+) -> Proposal:
     """Rebase one file's change onto the current text and split it into hunks.
 
     `current_text` None means nothing is at the path now. For a file the agent created that is the
     normal case; for a file the agent edited it means the user deleted it meanwhile, and the whole
-    change becomes one conflict."""
+    change becomes one conflict. `origin` is the file as the session found it: a hunk that would
+    delete or rewrite lines the user typed since then is a conflict too, even when the agent had read
+    those lines (an editor that saves as you type shows them to the agent as if they were the file's)."""
     path = change.path
     if current_text is None:
         lines = tuple(split_lines(change.proposed))
         if change.created:
             hunk = Hunk(f"{path}#1", path, f"{path}: new file (+{len(lines)})", 0, (), lines)
-            return Proposal(path, uri, "", change.proposed, [hunk], [], True, version)
-        gone = Hunk(f"{path}#1", path, f"{path}: deleted since the agent read it (+{len(lines)})", 0, (), lines)
-        return Proposal(path, uri, "", "", [], [gone], False, version)
+            return Proposal(path, uri, "", change.proposed, [hunk], [], True, version, origin)
+        gone = Hunk(f"{path}#1", path, f"{path}: deleted since the agent read it (+{len(lines)})", 0, (), lines,
+                    DELETED_MEANWHILE)
+        return Proposal(path, uri, "", "", [], [gone], False, version, origin)
 
     # A file the agent created that exists now is merged against an empty base: unless both texts
     # are equal, the user's content wins and the agent's becomes a conflict.
     merged = merge3(change.base or "", change.proposed, current_text)
     current_lines = split_lines(current_text)
     hunks = _diff_hunks(path, current_lines, split_lines(merged.text))
-    conflicts = [
-        _hunk(path, len(hunks) + 1 + n, c.theirs_start, c.theirs_lines, c.ours_lines)
-        for n, c in enumerate(merged.conflicts)
+    typed: list[Hunk] = []
+    if origin is not None and origin != current_text:
+        spans = _typed_spans(origin, current_lines)
+        typed = [replace(h, reason=TYPED_DURING) for h in hunks if _replaces_typed(h, spans)]
+        hunks = [h for h in hunks if not _replaces_typed(h, spans)]
+    conflicts = typed + [
+        _hunk(path, 0, c.theirs_start, c.theirs_lines, c.ours_lines, EDITED_MEANWHILE) for c in merged.conflicts
     ]
-    return Proposal(path, uri, current_text, merged.text, hunks, conflicts, False, version)
+    conflicts.sort(key=lambda h: h.start_line)
+    # Numbered in file order, hunks first: a conflict's number follows every hunk's.
+    ordered = [*hunks, *conflicts]
+    numbered = [replace(h, id=f"{path}#{n + 1}") for n, h in enumerate(ordered)]
+    proposal = Proposal(path, uri, current_text, merged.text, numbered[: len(hunks)], numbered[len(hunks):], False,
+                        version, origin)
+    if typed:  # what is proposed leaves out the conflicts, as a merge conflict is left out
+        proposal.proposed_text = applied_text(proposal, {h.id for h in proposal.hunks})
+    return proposal
+
+
+def _keep_ids(previous: Proposal, fresh: Proposal) -> Proposal:
+    """`fresh` (a rebase of `previous`) with every hunk that is still the same change, or that became a
+    conflict over the same agent lines, under its old id; new hunks get numbers after every old one, so
+    a client keeps the user's decisions by id."""
+    old = [*previous.hunks, *previous.conflicts]
+    unused = list(old)
+    numbers = [int(h.id.rpartition("#")[2]) for h in old if h.id.rpartition("#")[2].isdigit()]
+    next_number = max(numbers, default=0) + 1
+
+    def same(hunk: Hunk) -> Hunk | None:
+        # The same change first; else one over the same agent lines (it became a conflict, or the user
+        # typed inside the lines it replaces).
+        found = next((h for h in unused if (h.old_lines, h.new_lines) == (hunk.old_lines, hunk.new_lines)), None)
+        if found is None and hunk.new_lines:
+            found = next((h for h in unused if h.new_lines == hunk.new_lines), None)
+        if found is not None:
+            unused.remove(found)
+        return found
+
+    def renamed(hunks: list[Hunk]) -> list[Hunk]:
+        nonlocal next_number
+        out: list[Hunk] = []
+        for hunk in hunks:
+            match = same(hunk)
+            if match is None:
+                out.append(replace(hunk, id=f"{fresh.path}#{next_number}"))
+                next_number += 1
+            else:
+                out.append(replace(hunk, id=match.id))
+        return out
+
+    hunks = renamed(fresh.hunks)
+    return replace(fresh, hunks=hunks, conflicts=renamed(fresh.conflicts))
 
 
 def rebase(proposal: Proposal, current_text: str | None, version: int | None) -> Proposal:
     """`proposal` moved onto what the document holds now, if that changed since it was made (an unopened
     file edited on disk meanwhile, a buffer typed in): its ranges would be stale. Hunks that now collide
-    with the document's new text become conflicts; the earlier conflicts stay."""
+    with the document's new text become conflicts, keeping their ids; the earlier conflicts stay."""
     before = None if proposal.created else proposal.current_text
     if current_text == before and (proposal.created or version == proposal.version):
         return proposal
-    fresh = propose(FileChange(proposal.path, before, proposal.proposed_text), current_text, proposal.uri, version)
-    conflicts = [
-        replace(c, id=f"{proposal.path}#{len(fresh.hunks) + 1 + n}")
-        for n, c in enumerate([*proposal.conflicts, *fresh.conflicts])
-    ]
-    return replace(fresh, conflicts=conflicts)
+    fresh = propose(FileChange(proposal.path, before, proposal.proposed_text), current_text, proposal.uri, version,
+                    proposal.origin)
+    # The earlier conflicts were never part of proposed_text: carry them over to where the user's lines
+    # they are about are now. One the user has since rewritten again is found by the fresh merge.
+    lines = split_lines(current_text or "")
+    taken = [(h.start_line, h.end_line) for h in [*fresh.hunks, *fresh.conflicts]]
+    carried: list[Hunk] = []
+    for conflict in proposal.conflicts:
+        if any(c.new_lines == conflict.new_lines for c in fresh.conflicts):
+            continue
+        moved_conflict = _relocate(conflict, lines, current_text is None)
+        if moved_conflict is not None and not any(
+            start < moved_conflict.end_line and moved_conflict.start_line < end for start, end in taken
+        ):
+            carried.append(moved_conflict)
+    moved = replace(fresh, conflicts=sorted([*fresh.conflicts, *carried], key=lambda h: h.start_line))
+    return _keep_ids(proposal, moved)
+
+
+def _relocate(conflict: Hunk, lines: list[str], gone: bool) -> Hunk | None:
+    """A conflict moved to where its user lines are now (the occurrence nearest its old place), or None
+    when they are no longer in the text. A conflict over a deleted file stays while the file is gone."""
+    if gone:
+        return conflict if conflict.reason == DELETED_MEANWHILE else None
+    old = list(conflict.old_lines)
+    if not old:
+        return replace(conflict, start_line=min(conflict.start_line, len(lines)))
+    starts = [i for i in range(len(lines) - len(old) + 1) if lines[i : i + len(old)] == old]
+    if not starts:
+        return None
+    start = min(starts, key=lambda i: abs(i - conflict.start_line))
+    label = f"{conflict.path}: {where(start, len(old))} (+{len(conflict.new_lines)} −{len(old)})"
+    return replace(conflict, start_line=start, label=label)
 
 
 def applied_text(proposal: Proposal, hunk_ids: set[str]) -> str:
@@ -169,12 +274,14 @@ def uncreatable(proposals: Sequence[Proposal], caps: ClientEditCaps) -> list[Pro
 
 
 def build_edit(
-    proposals: Sequence[Proposal], caps: ClientEditCaps, *, session_label: str
+    proposals: Sequence[Proposal], caps: ClientEditCaps, *, session_label: str,
+    notes: Mapping[str, str] | None = None,
 ) -> tuple[types.WorkspaceEdit, dict[str, str]]:
     """One WorkspaceEdit for every proposal, and the map annotation id → hunk id.
 
     All ranges refer to the current text, in the client's position encoding; the edits of one document
-    never overlap. Files in `uncreatable(proposals, caps)` are not part of the edit."""
+    never overlap. Files in `uncreatable(proposals, caps)` are not part of the edit. `notes` adds a
+    hunk's note to its annotation's description (what needs it)."""
     encoding = normalize_encoding(caps.encoding)
     annotate = caps.document_changes and caps.change_annotations
     skipped = {p.path for p in uncreatable(proposals, caps)}
@@ -185,8 +292,10 @@ def build_edit(
         if not annotate:
             return None
         annotation_id = f"lc-hunk-{len(annotations) + 1}"
+        note = (notes or {}).get(hunk.id)
         annotations[annotation_id] = types.ChangeAnnotation(
-            label=hunk.label, needs_confirmation=True, description=session_label
+            label=hunk.label, needs_confirmation=True,
+            description=f"{session_label} · {note}" if note else session_label,
         )
         hunk_of[annotation_id] = hunk.id
         return annotation_id
@@ -410,59 +519,3 @@ def unified_diff(proposals: Sequence[Proposal]) -> str:
         if proposal.hunks:
             out += _file_diff(proposal)
     return "".join(out)
-
-
-def _short_diff(hunk: Hunk) -> str:
-    lines = ["-" + line.rstrip("\r\n") for line in hunk.old_lines]
-    lines += ["+" + line.rstrip("\r\n") for line in hunk.new_lines]
-    return "\n".join(lines)
-
-
-def rejected_feedback(
-    proposals: Sequence[Proposal],
-    rejected: set[str],
-    comment: str | None,
-    *,
-    failed: frozenset[str] = frozenset(),
-    notes: Sequence[str] = (),
-) -> str:
-    """What to tell the model when the user sends the work back: the hunks they turned down, with
-    their diff, the hunks the editor failed to apply, the changes that were never offered because of
-    conflicts, what the user was told since (`notes`: an undo, a partly applied edit), and the user's
-    comment."""
-    hunks = [h for p in proposals for h in p.hunks]
-    turned_down = [h for h in hunks if h.id in rejected]
-    not_landed = [h for h in hunks if h.id in failed]
-    conflicts = [c for p in proposals for c in p.conflicts]
-    parts: list[str] = []
-    if turned_down:
-        kept = len(hunks) - len(turned_down) - len(not_landed)
-        parts.append(
-            f"The user reviewed your changes and rejected {len(turned_down)} of {len(hunks)} hunks"
-            + (f"; the other {kept} are applied." if kept else "; none was applied.")
-        )
-        for hunk in turned_down:
-            parts.append(f"Rejected {hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
-    elif hunks and not not_landed:
-        parts.append(f"The user accepted all {len(hunks)} hunks of your changes.")
-    if not_landed:
-        parts.append(
-            f"The editor did not apply {len(not_landed)} of {len(hunks)} hunks (it stopped partway through the "
-            "edit); the file keeps its old text there:"
-        )
-        for hunk in not_landed:
-            parts.append(f"{hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
-    if conflicts:
-        parts.append(
-            "Not applied, because the user edited the same lines while you worked (the file keeps "
-            "the user's version there):"
-        )
-        for hunk in conflicts:
-            parts.append(f"{hunk.id} ({hunk.label}):\n```diff\n{_short_diff(hunk)}\n```")
-    parts += [f"The user was told: {note}" for note in notes]
-    if comment and comment.strip():
-        parts.append(f"The user's comment: {comment.strip()}")
-    else:
-        parts.append("The user left no comment.")
-    parts.append("Read the files again before changing them, and do not repeat a rejected change as it was.")
-    return "\n\n".join(parts)

@@ -30,7 +30,7 @@ from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lc_lsp import actions, hover
-from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVISE, STATUS, UNDO, CommandError
+from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVIEW, REVISE, STATUS, TEST_SELECTION, UNDO, CommandError
 from lc_lsp.host import EditorHost
 from lc_lsp.protocol import bounded_stdin
 
@@ -137,10 +137,15 @@ def create_server() -> LcServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(ls: LcServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.documents.notify()
+        if (jobs := ls.started_jobs()) is not None:
+            jobs.document_opened(params.text_document.uri, params.text_document.text)
+            jobs.document_changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: LcServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.documents.notify()
+        if (jobs := ls.started_jobs()) is not None:
+            jobs.document_changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: LcServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -199,6 +204,14 @@ def create_server() -> LcServer:
     @server.command(STATUS)
     def status(ls: LcServer, *arguments: Any) -> dict[str, Any]:
         return ls.commands.status(arguments)
+
+    @server.command(REVIEW)
+    async def review(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.commands.review(arguments)
+
+    @server.command(TEST_SELECTION)
+    async def test_selection(ls: LcServer, *arguments: Any) -> dict[str, Any]:
+        return await ls.commands.test_selection(arguments)
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: LcServer, params: None) -> None:

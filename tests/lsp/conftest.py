@@ -110,10 +110,11 @@ def apply_text_edits(text: str, edits: list[types.TextEdit], encoding: str) -> s
 
 
 class Editor:
-    def __init__(self, client: LanguageClient, root: Path, preset: str) -> None:
+    def __init__(self, client: LanguageClient, root: Path, preset: str, experimental: Any = None) -> None:
         self.client = client
         self.root = root
         self.preset = preset
+        self.experimental = experimental  # capabilities.experimental, e.g. the in-editor review's switch
         self.encoding = "utf-16"
         self.buffers: dict[str, tuple[str, int]] = {}
         self.edit_requests: list[types.ApplyWorkspaceEditParams] = []
@@ -171,8 +172,10 @@ class Editor:
     async def initialize(self, settings: dict[str, Any]) -> types.InitializeResult:
         uri = from_fs_path(str(self.root))
         self.client.set_configuration({}, section="littleCoder")
+        capabilities = pytest_lsp.client_capabilities(self.preset)
+        capabilities.experimental = self.experimental
         result = await self.client.initialize_session(types.InitializeParams(
-            capabilities=pytest_lsp.client_capabilities(self.preset),
+            capabilities=capabilities,
             root_uri=uri,
             workspace_folders=[types.WorkspaceFolder(uri=uri, name="ws")],
             initialization_options={"littleCoder": settings},
@@ -338,7 +341,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def start_editor(client: LanguageClient, root: Path, preset: str, **settings: Any) -> Editor:
-    editor = Editor(client, root, preset)
+async def start_editor(client: LanguageClient, root: Path, preset: str, experimental: Any = None,
+                       **settings: Any) -> Editor:
+    editor = Editor(client, root, preset, experimental)
     await editor.initialize(settings)
     return editor

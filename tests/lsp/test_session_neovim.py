@@ -99,7 +99,7 @@ async def test_discard_changes_nothing_and_can_be_revised(editor: Editor, model:
     editor.answers[:] = ["Apply"]
     revised = await editor.execute("littleCoder.revise", {"sessionId": session, "comment": "try again"})
     assert (await editor.wait_finished(revised["sessionId"]))["state"] == "applied"
-    assert "rejected 3 of 3 hunks" in str(model.requests[before]["messages"])
+    assert "You discarded all 3 changes" in str(model.requests[before]["messages"])
     assert editor.text(f"{folder}/leap.py") == EXPECTED
 
 

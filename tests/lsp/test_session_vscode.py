@@ -38,6 +38,11 @@ EXPECTED = LEAP.replace("    raise NotImplementedError\n", IMPLEMENTED).replace(
     '    return "leap 📅" if leap(year) else "common"', NEW_LABEL)
 
 
+PERM = "def arrangements(items):\n    raise NotImplementedError\n"
+PERM_TEST = ("from perm import arrangements\n\n\ndef test_three() -> None:\n"
+             "    assert len(arrangements('abc')) == 6\n")
+
+
 def leap_script(folder: str) -> list[Reply]:
     path = f"{folder}/leap.py"
     return [
@@ -192,7 +197,7 @@ async def test_accept_some_hunks_then_revise_sends_the_rejected_ones_back(
     assert "Implement `leap` in partial/leap.py" in contents
     assert any(m["role"] == "tool" for m in messages)
     # ... then the verdict: the rejected hunks with their text, and the comment.
-    (feedback,) = [m["content"] for m in messages if m["role"] == "user" and "rejected 2 of 3 hunks" in m["content"]]
+    (feedback,) = [m["content"] for m in messages if m["role"] == "user" and "Rejected: the files keep" in m["content"]]
     assert contents.index("Implement `leap` in partial/leap.py") < contents.index(feedback)
     assert "common year 🗓" in feedback and "from leap import leap" in feedback
     assert "keep the old label" in feedback
@@ -214,18 +219,22 @@ async def test_user_typing_during_the_session_survives(editor: Editor, model: Sc
     editor.type(f"{folder}/leap.py", label_at + len('"common'), " (user)")
     status = await editor.wait_finished(session)
 
-    assert status["state"] == "applied", status
-    # Their text survives: the note, and their label line (the agent's change to it is left out) ...
+    assert status["state"] == "partial", status
+    # Their text survives: the note, and their label line (nobody answered the conflict question) ...
     expected = note + LEAP.replace("    raise NotImplementedError\n", IMPLEMENTED).replace('"common"', '"common (user)"')
     assert editor.text(f"{folder}/leap.py") == expected
     request = editor.edit_requests[-1]
     (document,) = request.edit.document_changes or []
     assert isinstance(document, types.TextDocumentEdit) and document.text_document.version == 3
     assert len(document.edits) == 1
-    # ... and they are told which change was left out.
-    (warning,) = [m for m in editor.client.messages[shown_before:] if m.type == types.MessageType.Warning]
-    assert "1 change(s) left out because you edited the same lines" in warning.message
-    assert f"{folder}/leap.py: line 11" in warning.message
+    # ... they were asked about the conflict, with both versions, and told what was kept.
+    question = editor.message_requests[-1]
+    assert question.message.startswith(f"little-coder: you and the agent both changed {folder}/leap.py: line 11")
+    assert '"common (user)"' in question.message and "common year" in question.message
+    assert [a.title for a in question.actions or []] == ["Keep mine", "Take the agent's", "Keep both"]
+    (summary,) = [m for m in editor.client.messages[shown_before:] if m.type == types.MessageType.Warning]
+    assert summary.message == (f"little-coder: implement `leap` — Applied 1 of 2 changes. Your version kept where you "
+                               f"and the agent changed the same lines: {folder}/leap.py: line 11 (+1 −1).")
 
 
 async def test_undo_reverts_the_last_accepted_session(editor: Editor, model: ScriptedModelServer) -> None:
@@ -341,7 +350,7 @@ async def test_discarding_the_preview_is_the_users_decision(editor: Editor, mode
     revised = await editor.execute("littleCoder.revise", {"sessionId": session})
     await editor.wait_finished(revised["sessionId"])
     users = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"]
-    assert any("rejected" in u for u in users[1:])  # the feedback follows the original task
+    assert any("You discarded all 3 changes" in u for u in users[1:])  # the feedback follows the original task
 
 
 async def test_refused_edit_is_reported_and_kept_for_revise(editor: Editor, model: ScriptedModelServer) -> None:
@@ -353,7 +362,7 @@ async def test_refused_edit_is_reported_and_kept_for_revise(editor: Editor, mode
     status = await editor.wait_finished(session)
     assert status["state"] == "refused"
     assert editor.text(f"{folder}/leap.py") == LEAP
-    assert any("did not apply the changes (document version changed)" in m.message
+    assert any("The editor did not apply (document version changed)" in m.message
                and m.type == types.MessageType.Warning for m in editor.client.messages)
     editor.refuse = None
     model.replace_replies([Reply("I will wait for new instructions.")])
@@ -517,3 +526,64 @@ async def test_hover_shows_the_session_on_its_stub(editor: Editor, model: Script
     assert status["state"] == "applied", status
     done = hover_text(await hover(editor, uri, 3))
     assert f"Session `{session}`: applied" in done and f"`{folder}/leap.py`" in done
+
+
+# --- the review's fallback: conflicts asked about, a needed hunk named -----------------------------
+
+
+@pytest.mark.parametrize(("answer", "label"), [
+    ("Take the agent's", '    return "leap 📅" if leap(year) else "common year 🗓"'),
+    ("Keep both", '    return "leap 📅" if leap(year) else "common (user)"\n'
+                  '    return "leap 📅" if leap(year) else "common year 🗓"'),
+])
+async def test_a_conflict_is_asked_about_and_resolved_as_answered(
+        editor: Editor, model: ScriptedModelServer, answer: str, label: str) -> None:
+    folder = "ask-" + answer.split()[0].lower()
+    setup_leap(editor, folder)
+    script = leap_script(folder)
+    model.replace_replies([script[1], script[2], Reply("Done.", tokens_per_second=60)])
+    editor.answers[:] = [answer]
+    shown = len(editor.client.messages)
+    session = await implement_leap(editor, folder)
+    await editor.wait_event(session, lambda e: e["kind"] == "turn_started" and e["turn"] == 3)
+    text = editor.text(f"{folder}/leap.py")
+    assert text is not None
+    editor.type(f"{folder}/leap.py", text.index('"common"') + len('"common'), " (user)")
+    status = await editor.wait_finished(session)
+    assert status["state"] == "applied", status
+    assert editor.text(f"{folder}/leap.py") == LEAP.replace("    raise NotImplementedError\n", IMPLEMENTED).replace(
+        '    return "leap 📅" if leap(year) else "common"', label)
+    (question,) = [r for r in editor.message_requests if "both changed" in r.message][-1:]
+    assert "Yours:\n" in question.message and "The agent's:\n" in question.message
+    took = "The agent's version taken over yours" if answer.startswith("Take") else "Both versions kept, yours first"
+    assert any(took in m.message for m in editor.client.messages[shown:])
+
+
+async def test_a_needed_hunk_is_named_in_its_annotation_and_leaving_it_out_is_told(
+        editor: Editor, model: ScriptedModelServer) -> None:
+    folder = "needs"
+    editor.write(f"{folder}/perm.py", PERM)
+    editor.write(f"{folder}/test_perm.py", PERM_TEST)
+    editor.open(f"{folder}/perm.py")
+    model.replace_replies([
+        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "def arrangements",
+                                   "new_string": "import itertools\n\n\ndef arrangements"})]),
+        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "    raise NotImplementedError\n",
+                                   "new_string": "    return list(itertools.permutations(items))\n"})]),
+        Reply("Done."),
+    ])
+    # The user ticks only the implementation in the preview.
+    editor.accept = lambda annotation_id, annotation: annotation is not None and "line 2" in annotation.label
+    shown = len(editor.client.messages)
+    result = await editor.execute("littleCoder.implement", {
+        "uri": editor.uri(f"{folder}/perm.py"), "position": {"line": 0, "character": 4}})
+    status = await editor.wait_finished(result["sessionId"])
+    annotations = editor.edit_requests[-1].edit.change_annotations or {}
+    (top,) = [a for a in annotations.values() if "at the top" in a.label]
+    assert top.description is not None and top.description.endswith(
+        f"needed by {folder}/perm.py: line 2 (+1 −1) (uses itertools)")
+    assert status["state"] == "partial"
+    (told,) = [m.message for m in editor.client.messages[shown:] if "Applied 1 of 2" in m.message]
+    assert told.endswith(f"Beware: {folder}/perm.py: line 2 (+1 −1) uses itertools, which {folder}/perm.py: at the "
+                         "top (+3 −0) adds and the selection leaves out.")
+    assert types.MessageType.Warning in {m.type for m in editor.client.messages[shown:]}

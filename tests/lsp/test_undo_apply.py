@@ -183,11 +183,11 @@ async def test_an_edit_aborted_partway_is_partial_reported_and_undoable(
     assert status["state"] == "partial", status
     assert status["accepted"] == [f"{folder}/leap.py#1", f"{folder}/leap.py#2"]
     assert status["failed"] == [f"{folder}/test_leap.py#1"] and status["rejected"] == []
-    facts = (f"the editor applied only part of the changes (disk full). Applied: {folder}/leap.py: line 6 (+1 −1), "
-             f"{folder}/leap.py: line 10 (+1 −1). Not applied: {folder}/test_leap.py: new file (+5)")
+    facts = (f"Applied 2 of 3 changes. The editor did not apply (disk full): {folder}/test_leap.py: new file (+5). "
+             "They are kept: ask little-coder to revise to redo them on the current files.")
     assert status["message"] == facts
     (warning,) = [m for m in shown_since(editor, shown) if m.type == types.MessageType.Warning]
-    assert warning.message.startswith(f"little-coder: {facts}. littleCoder.undo reverts what was applied")
+    assert warning.message == f"little-coder: implement `leap` — {facts}"
 
     result = await editor.execute("littleCoder.undo", {})
     assert result["sessionId"] == session and result["undone"] is True
@@ -200,9 +200,9 @@ async def test_an_edit_aborted_partway_is_partial_reported_and_undoable(
     revised = await editor.execute("littleCoder.revise", {"sessionId": session})
     await editor.wait_finished(revised["sessionId"])
     told = "\n".join(str(m["content"]) for m in model.requests[before]["messages"] if m["role"] == "user")
-    assert "The editor did not apply 1 of 3 hunks" in told and "test_leap.py: new file (+5)" in told
-    assert f"The user was told: {facts}" in told
-    assert f"The user was told: undo of implement `leap`: undid its changes to {folder}/leap.py." in told
+    assert f"was told: \u201c{facts}\u201d" in told
+    assert "The editor did not apply these" in told and "test_leap.py: new file (+5)" in told
+    assert f"The user was told since: \u201cundo of implement `leap`: undid its changes to {folder}/leap.py.\u201d" in told
 
 
 async def test_an_undo_the_editor_applied_in_part_stays_undoable(editor: Editor, model: ScriptedModelServer) -> None:
@@ -241,9 +241,12 @@ async def test_an_unopened_file_changed_on_disk_during_review_is_rebased(
     on_disk = "# header\n# more\n" + LEAP.replace(OLD_LABEL, theirs_label)
 
     def change_disk_then_apply(params: types.ShowMessageRequestParams) -> types.MessageActionItem:
-        # While the user reads "Apply?", the file changes on disk (another tool, a git checkout).
-        editor.write(f"{folder}/leap.py", on_disk)
-        return types.MessageActionItem(title="Apply")
+        # While the user reads "Apply?", the file changes on disk (another tool, a git checkout); the
+        # conflict that makes is then answered "Keep mine".
+        if params.message.endswith("Apply?"):
+            editor.write(f"{folder}/leap.py", on_disk)
+            return types.MessageActionItem(title="Apply")
+        return types.MessageActionItem(title="Keep mine")
 
     shown = len(editor.client.messages)
     model.replace_replies(leap_script(folder))
@@ -256,12 +259,12 @@ async def test_an_unopened_file_changed_on_disk_during_review_is_rebased(
     # The stub's implementation landed where the stub is now; the user's label line is theirs.
     assert editor.text(f"{folder}/leap.py") == on_disk.replace(STUB, IMPLEMENTED)
     assert editor.text(f"{folder}/test_leap.py") == TESTS
-    assert status["state"] == "applied" and f"{folder}/leap.py#1" in status["accepted"]
+    assert status["state"] == "partial" and f"{folder}/leap.py#1" in status["accepted"]
     (edits,) = (editor.edit_requests[-1].edit.changes or {}).values()
     assert [e.range.start.line for e in edits] == [7]
     assert [m.message for m in shown_since(editor, shown) if m.type == types.MessageType.Warning] == [
-        f"little-coder: 1 change(s) left out because you edited the same lines while the agent worked: "
-        f"{folder}/leap.py: line 12 (+1 −1)"]
+        "little-coder: implement `leap` — Applied 2 of 3 changes. Your version kept where you and the agent changed "
+        f"the same lines: {folder}/leap.py: line 12 (+1 −1)."]
 
 
 async def test_an_edit_the_editor_applied_to_some_files_only_is_partial_and_undoable(
@@ -297,12 +300,11 @@ async def test_an_edit_the_editor_applied_to_some_files_only_is_partial_and_undo
     assert editor.text(f"{folder}/leap.py") == LEAP.replace(STUB, IMPLEMENTED)
     assert editor.text(f"{folder}/label.py") == label
     assert status["state"] == "partial" and status["failed"] == [f"{folder}/label.py#1"]
-    facts = (f"the editor applied only part of the changes. Applied: {folder}/leap.py: line 6 (+1 −1). "
-             f"Not applied: {folder}/label.py: line 2 (+1 −1)")
+    facts = (f"Applied 1 of 2 changes. The editor did not apply: {folder}/label.py: line 2 (+1 −1). "
+             "They are kept: ask little-coder to revise to redo them on the current files.")
     assert status["message"] == facts
     assert [m.message for m in shown_since(editor, shown) if m.type == types.MessageType.Warning] == [
-        f"little-coder: {facts}. littleCoder.undo reverts what was applied; littleCoder.revise redoes the rest "
-        f"(session {session})."]
+        f"little-coder: implement `leap` — {facts}"]
 
     result = await editor.execute("littleCoder.undo", {"sessionId": session})
     assert result["files"] == [f"{folder}/leap.py"] and result["undone"] is True

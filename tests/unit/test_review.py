@@ -26,7 +26,6 @@ from lc_lsp.review import (
     build_edit,
     propose,
     rebase,
-    rejected_feedback,
     uncreatable,
     unified_diff,
 )
@@ -344,27 +343,6 @@ def apply_unified_diff(files: dict[str, str], patch: str) -> dict[str, str]:
             copied = at
         files[path] = "".join(new + old[copied:])
     return files
-
-
-def test_rejected_feedback_names_rejected_hunks_and_the_comment() -> None:
-    current = LEAP.replace("    return True\n", "    return True  # user\n")
-    proposal = propose(FileChange("leap.py", LEAP, LEAP_FIXED), current, uri("leap.py"), 1)
-    text = rejected_feedback([proposal], {"leap.py#2"}, "Keep printing 2000 only; no new calls.")
-    assert "rejected 1 of 2 hunks" in text
-    assert "leap.py#2" in text and "+print(leap(1900))" in text
-    assert "leap.py#1" not in text  # accepted hunks are not listed
-    assert "leap.py#3" in text and "-    return True  # user" in text  # the conflict is explained
-    assert "Keep printing 2000 only; no new calls." in text
-    assert "no comment" in rejected_feedback([proposal], {"leap.py#1", "leap.py#2"}, None)
-
-
-def test_rejected_feedback_names_hunks_the_editor_failed_and_what_the_user_was_told() -> None:
-    proposal = propose(FileChange("leap.py", LEAP, LEAP_FIXED), LEAP, uri("leap.py"), 1)
-    text = rejected_feedback([proposal], set(), None, failed=frozenset({"leap.py#3"}),
-                             notes=["the editor applied only part of the changes (disk full)"])
-    assert "The editor did not apply 1 of 3 hunks" in text and "+print(leap(1900))" in text
-    assert "accepted all" not in text
-    assert "The user was told: the editor applied only part of the changes (disk full)" in text
 
 
 def test_rebase_moves_hunks_onto_a_file_changed_on_disk_and_reports_collisions() -> None:
