@@ -424,7 +424,7 @@ class Jobs:
             job.verdict.discarded = True
             outcome = "discarded"
         if outcome != "discarded":
-            await self._resolve_conflicts(job)
+            await self._resolve_conflicts(job, job.proposals)
         job.state = "discarded" if outcome == "discarded" else _verdict(job)
         await self._note_broken(job)
         self._show_summary(job)
@@ -615,12 +615,12 @@ class Jobs:
 
     # --- the fallback review (any other client) ---------------------------------------------------
 
-    async def _resolve_conflicts(self, job: Job) -> None:
+    async def _resolve_conflicts(self, job: Job, proposals: Sequence[Proposal]) -> set[str]:
         """Ask about each conflict (mine, the agent's, or both) with a message request any client shows,
-        then apply what the user picked. Unanswered keeps the user's version."""
-        conflicts = [(p, c) for p in job.proposals for c in p.conflicts]
+        then apply what the user picked; the ids that landed. Unanswered keeps the user's version."""
+        conflicts = [(p, c) for p in proposals for c in p.conflicts]
         if not conflicts:
-            return
+            return set()
         choices: dict[str, Choice] = {}
         for _, conflict in conflicts:
             answer = await self._ask(_conflict_question(conflict), [KEEP_MINE, TAKE_AGENT, KEEP_BOTH],
@@ -631,6 +631,7 @@ class Jobs:
         only = [await asyncio.to_thread(self._rebased, _only_conflicts(p)) for p in files]
         landed = await self._apply_choices(job, only, choices, {})
         record_choices(job.verdict, only, dict(choices), {}, landed)
+        return landed
 
     # --- applying edits -------------------------------------------------------------------------
 
@@ -763,9 +764,12 @@ class Jobs:
         async def on_change(name: str, base: str | None, proposed: str) -> bool:
             proposal = await self._propose(job, FileChange(name, base, proposed))
             job.proposals.append(proposal)
-            self._report_conflicts(proposal.conflicts)
             if not proposal.hunks:
-                return not proposal.conflicts
+                # Only lines the user changed meanwhile: their answer decides; the agent's text stays its own.
+                return bool(await self._resolve_conflicts(job, [proposal]))
+            if proposal.conflicts:
+                await self._resolve_conflicts(job, [dataclasses.replace(proposal, hunks=[])])
+                proposal = await asyncio.to_thread(self._rebased, proposal)
             caps = self._edit_caps()
             if job.settings.review == "direct":
                 accepted = await self._apply(job, [proposal], _plain(caps))
@@ -801,15 +805,6 @@ class Jobs:
 
     def _show(self, message: str, kind: types.MessageType) -> None:
         self._ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
-
-    def _report_conflicts(self, conflicts: Sequence[Hunk]) -> None:
-        """Review `each`/`direct`: a change that collided with the user's typing is not proposed."""
-        if conflicts:
-            self._show(
-                f"little-coder: {len(conflicts)} change(s) left out because you edited the same lines while the "
-                f"agent worked: {', '.join(c.label for c in conflicts)}",
-                types.MessageType.Warning,
-            )
 
     # --- files ----------------------------------------------------------------------------------
 
