@@ -422,3 +422,26 @@ async def test_lines_typed_before_the_agent_read_them_are_a_conflict_not_a_silen
     assert note in conflict["oldText"] and conflict["newText"] == IMPLEMENTED
     # Opened at its default, "mine": the user's note is still there.
     assert status["state"] == "conflicted" and note in (editor.text(f"{folder}/leap.py") or "")
+
+
+async def test_cancelling_during_the_review_closes_it_and_applies_nothing(
+        editor: Editor, model: ScriptedModelServer, reviewer: Reviewer) -> None:
+    folder = "cancel-review"
+    setup_leap(editor, folder)
+    model.replace_replies(leap_script(folder))
+    never = asyncio.Event()
+
+    async def answer(review: Review) -> dict[str, Any]:
+        await never.wait()  # the user is still looking when they cancel
+        return await accept_all(review)
+
+    reviewer.answer = answer
+    session = await implement_leap(editor, folder)
+    await asyncio.wait_for(reviewer.opened.wait(), 10)
+    assert (await editor.status(session))["state"] == "reviewing"
+    assert await editor.execute("littleCoder.cancel", {"sessionId": session}) == {"cancelled": [session]}
+    status = await editor.wait_finished(session)
+    assert status["state"] == "cancelled" and status["accepted"] == []
+    never.set()  # the reply comes late: dropped, nothing applied
+    await asyncio.sleep(0.3)
+    assert editor.text(f"{folder}/leap.py") == LEAP and not editor.path(f"{folder}/test_leap.py").exists()
