@@ -25,6 +25,7 @@ _STATE_WORDS = {
     "rejected": "rejected by you",
     "discarded": "discarded by you",
     "refused": "not applied by the editor (the proposal is kept)",
+    "closed": "review closed without applying (the proposal is kept: reopen the review, or revise)",
     "conflicted": "every change collided with your edits",
     "no_changes": "finished without changes",
     "cancelled": "cancelled",

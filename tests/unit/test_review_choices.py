@@ -144,3 +144,12 @@ def test_wire_payloads_round_trip_through_pygls_namedtuples() -> None:
     assert set(wire) == {"uri", "path", "created", "version", "currentText", "hunks"}
     assert set(wire["hunks"][0]) == {"id", "kind", "startLine", "endLine", "oldText", "newText", "bothText", "label",
                                      "reason", "dependsOn"}
+
+
+def test_every_session_state_has_words_for_the_hover() -> None:
+    from typing import get_args
+
+    from lc_lsp.hover import _STATE_WORDS
+    from lc_lsp.jobs import JobState
+
+    assert set(_STATE_WORDS) == set(get_args(JobState))
