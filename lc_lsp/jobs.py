@@ -33,6 +33,7 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.capabilities import get_capability
 
 from agent.backend import ModelMemory
 from agent.events import SessionFinished
@@ -107,6 +108,12 @@ KEEP_MINE, TAKE_AGENT, KEEP_BOTH = "Keep mine", "Take the agent's", "Keep both"
 UPDATE_DELAY_S = 0.1
 # Lines of each side a conflict question shows (a message request is no diff viewer).
 CONFLICT_LINES = 8
+# An editor that never answers window/showDocument (Eglot before Emacs 30 answers null) must not hang it.
+SHOW_DOCUMENT_TIMEOUT_S = 5.0
+
+
+class CannotAsk(Exception):
+    """The editor cannot show a question (no window/showMessageRequest)."""
 ALLOW, DENY = "Allow", "Deny"
 
 
@@ -286,8 +293,8 @@ class Jobs:
         for applied in job.applied:
             if applied.undone:
                 continue
-            current, version = self._ls.current_text(applied.uri)
-            plan = undo.plan(applied, current)
+            current, version = await asyncio.to_thread(self._ls.current_text, applied.uri)
+            plan = await asyncio.to_thread(undo.plan, applied, current)
             plans.append(plan)
             if plan.changes and plan.target is not None:
                 proposals[applied.uri] = await asyncio.to_thread(
@@ -413,17 +420,27 @@ class Jobs:
         reviewable = [p for p in job.proposals if p.hunks]
         job.state = "reviewing"
         caps = self._edit_caps()
+        outcome: set[str] | str = set()
         if not reviewable:
-            outcome: set[str] | str = set()
+            pass
         elif caps.document_changes and caps.change_annotations:
             outcome = await self._apply(job, reviewable, caps)
-        elif await self._ask_to_apply(job, reviewable):
+        elif (choice := await self._ask_to_apply(job, reviewable)) is True:
             outcome = await self._apply(job, reviewable, _plain(caps))
-        else:
+        elif choice is False:
             job.verdict.rejected.update(h.id for p in reviewable for h in p.hunks)
             job.verdict.discarded = True
             outcome = "discarded"
-        if outcome != "discarded":
+        else:
+            # The editor cannot ask (Helix 25.07 has no message requests): nothing is applied or rejected;
+            # the patch is left where the user can take it.
+            path = await self._write_diff(job, job.proposals)
+            job.verdict.undecided.update(h.id for p in job.proposals for h in [*p.hunks, *p.conflicts])
+            job.verdict.closed = True
+            job.verdict.closed_note = (f"Your editor cannot ask whether to apply them: the patch is in {path} "
+                                       "(git apply takes it), or ask little-coder to revise.")
+            outcome = "closed"
+        if outcome not in ("discarded", "closed"):
             await self._resolve_conflicts(job, job.proposals)
         job.state = "discarded" if outcome == "discarded" else _verdict(job)
         await self._note_broken(job)
@@ -588,7 +605,7 @@ class Jobs:
         now = await self._settled_texts(chosen)
         landed: set[str] = set()
         for proposal in chosen:
-            yes, _ = accepted_hunks(proposal, now[proposal.uri])
+            yes, _ = self._landed(proposal, now[proposal.uri], result.applied)
             landed |= yes
             if yes:
                 self._record_applied(job, proposal, applied_text(proposal, yes))
@@ -687,13 +704,24 @@ class Jobs:
         user_chose = result.applied and caps.document_changes and caps.change_annotations
         landed: set[str] = set()
         for proposal in proposals:
-            yes, no = accepted_hunks(proposal, texts[proposal.uri])
+            yes, no = self._landed(proposal, texts[proposal.uri], result.applied and not user_chose)
             landed |= yes
             (job.verdict.rejected if user_chose else job.verdict.failed).update(no)
             if yes:
                 self._record_applied(job, proposal, applied_text(proposal, yes))
         job.verdict.accepted.update(landed)
         return landed if landed or user_chose else "refused"
+
+    @staticmethod
+    def _landed(proposal: Proposal, text: str | None, said_applied: bool) -> tuple[set[str], set[str]]:
+        """(landed, not landed) hunk ids of a proposal, read from the document's text now. An open buffer
+        that still shows its old text after the editor said it applied the whole edit has not reported
+        it yet (Eglot sends didChange when the user is next idle, which after a question may be minutes):
+        the editor's word is taken. A file on disk shows at once what was written to it."""
+        unchanged = text == (None if proposal.created else proposal.current_text)
+        if said_applied and unchanged and proposal.version is not None:
+            return {h.id for h in proposal.hunks}, set()
+        return accepted_hunks(proposal, text)
 
     async def _rebase(self, job: Job, proposals: list[Proposal]) -> list[Proposal]:
         """The proposals moved onto what their documents hold right now (an unopened file has no
@@ -718,12 +746,16 @@ class Jobs:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_TIMEOUT_S
         before = {p.uri: (None if p.created else p.current_text) for p in proposals}
+
+        def read() -> dict[str, str | None]:  # an unopened file is read from disk: off the loop
+            return {uri: self._ls.current_text(uri)[0] for uri in before}
+
         while True:
-            texts = {uri: self._ls.current_text(uri)[0] for uri in before}
+            texts = await asyncio.to_thread(read)
             if any(texts[uri] != text for uri, text in before.items()):
                 while await self._ls.documents.wait(QUIET_S):
                     pass
-                return {uri: self._ls.current_text(uri)[0] for uri in before}
+                return await asyncio.to_thread(read)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return texts
@@ -737,26 +769,49 @@ class Jobs:
                 return
         job.applied.append(AppliedFile(proposal.path, proposal.uri, [step]))
 
-    async def _ask_to_apply(self, job: Job, proposals: list[Proposal]) -> bool:
-        """Apply / Show diff / Discard, for clients that cannot review hunks in an edit preview."""
+    async def _ask_to_apply(self, job: Job, proposals: list[Proposal]) -> bool | None:
+        """Apply / Show diff / Discard, for clients that cannot review hunks in an edit preview; None when
+        the client cannot ask at all."""
         added = sum(len(h.new_lines) for p in proposals for h in p.hunks)
         removed = sum(len(h.old_lines) for p in proposals for h in p.hunks)
         summary_text = change_summary(len(proposals), added, removed)
         question = f"little-coder: {job.title} — {summary_text}. Apply?"
-        choice = await self._ask(question, [APPLY, SHOW_DIFF, DISCARD])
-        if choice == SHOW_DIFF:
-            await self._show_diff(job, proposals)
-            choice = await self._ask(question, [APPLY, DISCARD])
+        try:
+            choice = await self._ask(question, [APPLY, SHOW_DIFF, DISCARD], cannot_ask=CannotAsk)
+            if choice == SHOW_DIFF:
+                path = await self._write_diff(job, proposals)
+                if not await self._show_document(job.root, path):
+                    question = f"{question} The diff is in {path}."
+                choice = await self._ask(question, [APPLY, DISCARD], cannot_ask=CannotAsk)
+        except CannotAsk:
+            return None
         return choice == APPLY
 
-    async def _show_diff(self, job: Job, proposals: list[Proposal]) -> None:
+    async def _write_diff(self, job: Job, proposals: Sequence[Proposal]) -> str:
+        """The proposal as a patch in the workspace's .little-coder folder; its path, relative to the root."""
         folder = job.root / DIFF_FOLDER
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{job.id}.diff"
-        path.write_text(unified_diff(proposals), encoding="utf-8")
-        await self._ls.window_show_document_async(
-            types.ShowDocumentParams(uri=self._ls.uri_for(path), take_focus=True)
-        )
+
+        def write() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(unified_diff(proposals), encoding="utf-8")
+
+        await asyncio.to_thread(write)
+        return f"{DIFF_FOLDER}/{path.name}"
+
+    async def _show_document(self, root: Path, relative: str) -> bool:
+        """Open a workspace file in the editor, when it can (window/showDocument); whether it did. An
+        editor that answers badly or not at all must not hold up the review."""
+        if not get_capability(self._ls.client_capabilities, "window.show_document.support", False):
+            return False
+        uri = self._ls.uri_for(root / relative)
+        try:
+            shown = await asyncio.wait_for(self._ls.window_show_document_async(
+                types.ShowDocumentParams(uri=uri, take_focus=True)), SHOW_DOCUMENT_TIMEOUT_S)
+        except Exception as exc:  # any failure means "not shown": the question then says where it is
+            log.warning("window/showDocument failed: %s", exc)
+            return False
+        return bool(shown.success)
 
     def _on_change(self, job: Job) -> ChangeHook:
         """The EditorWorkspace hook for review modes `each` and `direct`: True when the change is in."""
@@ -791,15 +846,19 @@ class Jobs:
         choice = await self._ask(f"little-coder wants to run: {command}", [ALLOW, DENY], types.MessageType.Warning)
         return choice == ALLOW
 
-    async def _ask(self, message: str, options: list[str],
-                   kind: types.MessageType = types.MessageType.Info) -> str | None:
+    async def _ask(self, message: str, options: list[str], kind: types.MessageType = types.MessageType.Info,
+                   cannot_ask: type[Exception] | None = None) -> str | None:
+        """The user's choice among `options`, None when they dismissed the question. A client that cannot
+        ask counts as dismissed, or raises `cannot_ask` where that must be told apart."""
         try:
             reply = await self._ls.window_show_message_request_async(
                 types.ShowMessageRequestParams(type=kind, message=message,
                                                actions=[types.MessageActionItem(title=o) for o in options])
             )
-        except Exception as exc:  # a client without message requests counts as "no"
+        except Exception as exc:
             log.warning("window/showMessageRequest failed: %s", exc)
+            if cannot_ask is not None:
+                raise cannot_ask(str(exc)) from exc
             return None
         return reply.title if reply is not None else None
 

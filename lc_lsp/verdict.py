@@ -30,6 +30,7 @@ class Verdict:
     both: set[str] = field(default_factory=set)  # conflict: the user's lines, then the agent's
     discarded: bool = False  # the user discarded the whole proposal
     closed: bool = False  # the review was closed without applying
+    closed_note: str = ""  # what the user can do with a closed review, when not "reopen it"
     failure: str = ""  # why the editor did not apply (its words)
     broken: list[str] = field(default_factory=list)  # applied hunks that need one left out (lc_lsp.hunk_links)
 
@@ -58,7 +59,7 @@ def summary(proposals: Sequence[Proposal], verdict: Verdict) -> str:
     elif verdict.closed and not applied:
         parts.append(
             f"The review was closed: none of the {_count(total, 'change')} was applied, and none was rejected. "
-            "They are kept: reopen the review, or ask little-coder to revise."
+            + (verdict.closed_note or "They are kept: reopen the review, or ask little-coder to revise.")
         )
     elif applied and len(applied) == total and not verdict.edited:
         parts.append(f"Applied all {_count(total, 'change')}.")
