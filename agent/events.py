@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, computed_field
 
 Outcome = Literal["done", "turn_cap", "cancelled", "error", "stuck"]
 
@@ -83,6 +83,42 @@ class TextDelta(_Event):
 class ReasoningDelta(_Event):
     kind: Literal["reasoning_delta"] = "reasoning_delta"
     text: str
+
+
+ProgressPhase = Literal["waiting", "thinking", "writing"]
+# A wait this long before the first byte is more likely a model being loaded than a prompt being read.
+LOADING_GUESS_S = 5.0
+
+
+class StreamProgress(_Event):
+    """Where the model call in flight stands, at most every PROGRESS_INTERVAL_S (agent/model_call.py).
+
+    `waiting`: no byte yet (the server loads the model or reads the prompt); `tokens` is 0. `thinking`:
+    `tokens` of reasoning, counted by the thinking budget's own meter when it is metered (`budget` set).
+    `writing`: `tokens` of answer and tool-call text since writing began. `text` says it in words, which
+    every view shows as it is. A live view, never a record: transcripts and logs skip it.
+    """
+
+    kind: Literal["stream_progress"] = "stream_progress"
+    turn: int
+    phase: ProgressPhase
+    tokens: int = 0
+    budget: int | None = None  # the client-side thinking budget this call is metered against
+    tokens_per_s: float | None = None  # over the current phase; None until it has run long enough to say
+    elapsed: float  # seconds since the request was sent
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def text(self) -> str:
+        """"thinking 812/2048", "writing 240 tok · 38 tok/s", "waiting for the model (loading?) 12 s"."""
+        if self.phase == "waiting":
+            guess = " (loading?)" if self.elapsed >= LOADING_GUESS_S else ""
+            return f"waiting for the model{guess} {round(self.elapsed)} s"
+        if self.phase == "thinking":
+            words = f"thinking {self.tokens}/{self.budget}" if self.budget else f"thinking {self.tokens} tok"
+        else:
+            words = f"writing {self.tokens} tok"
+        return words + (f" · {round(self.tokens_per_s)} tok/s" if self.tokens_per_s is not None else "")
 
 
 class ToolCallStarted(_Event):
@@ -211,6 +247,7 @@ Event = Annotated[
         TurnStarted,
         TextDelta,
         ReasoningDelta,
+        StreamProgress,
         ToolCallStarted,
         ToolCallFinished,
         TurnFinished,

@@ -5,18 +5,33 @@ budget the stream is closed at once (the provider's `async with` closes the HTTP
 trace is kept, and the same request is retried with thinking off plus the trace's tail and an instruction
 to commit (agent/thinking_budget.py writes those two messages). They go to the retry only, never into
 history, so the next call's prefix is unchanged and thinking is on again.
+
+While a reply streams, `StreamProgress` events say where it stands ("thinking 812/2048", "writing 240 tok ·
+38 tok/s"), throttled to one per PROGRESS_INTERVAL_S; before its first byte (a model loading, a long prompt
+being read) one every WAIT_TICK_S says how long the wait has been. The counts are the ones the budget and
+the output cap already keep, so what the user sees is what the budget cuts at.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Literal
 
 from agent import tokens
-from agent.events import Event, ReasoningDelta, TextDelta, ThinkingBudgetHit, Usage
+from agent.events import (
+    Event,
+    ProgressPhase,
+    ReasoningDelta,
+    StreamProgress,
+    TextDelta,
+    ThinkingBudgetHit,
+    Usage,
+)
 from agent.messages import AssistantMessage, ToolCall, message_text
 from agent.providers.assemble import ToolCallAssembler
 from agent.providers.base import (
@@ -36,6 +51,12 @@ TRACE_TAIL_CHARS = 2000
 # limit we asked for (plus slack: the server's tokenizer is not tiktoken) the call fails.
 OUTPUT_CAP_MARGIN = 1.5
 OUTPUT_CAP_SLACK = 256
+# Progress events: at most four a second however fast the stream, so no client is flooded; while nothing
+# has arrived yet, one a second.
+PROGRESS_INTERVAL_S = 0.25
+WAIT_TICK_S = 1.0
+# A rate over less time than this is noise (the first chunks of a phase arrive in a burst).
+MIN_RATE_WINDOW_S = 0.5
 
 
 def output_cap(request: ChatRequest) -> int:
@@ -63,6 +84,60 @@ class _Accumulator:
     end: StreamEnd | None = None
 
 
+class ProgressMeter:
+    """Turns one reply's counts into throttled `StreamProgress` events.
+
+    It keeps no count of its own: thinking is read from the thinking budget's meter when there is one
+    (the number the budget cuts at), everything else from the output cap's running count of the reply.
+    """
+
+    def __init__(self, produced: tokens.RunningCount, meter: ThinkingBudget | None, *, turn: int, session_id: str,
+                 clock: Callable[[], float] = time.monotonic, interval: float = PROGRESS_INTERVAL_S) -> None:
+        self._produced = produced
+        self._meter = meter
+        self._turn = turn
+        self._session_id = session_id
+        self._clock = clock
+        self._interval = interval
+        self._sent_at = clock()
+        self._last_event: float | None = None
+        self._phase: ProgressPhase = "waiting"
+        self._phase_at = self._sent_at
+        self._phase_base = 0  # the running count when the phase began
+
+    def waiting(self) -> StreamProgress:
+        """The wait before the first byte, as it stands now."""
+        now = self._last_event = self._clock()
+        return self._event(now, 0, None)
+
+    def update(self, phase: Literal["thinking", "writing"], text: str) -> StreamProgress | None:
+        """After a delta of `phase` (`text`, already counted): an event, unless one went out less than
+        `interval` ago."""
+        now = self._clock()
+        if phase != self._phase:
+            self._phase, self._phase_at = phase, now
+            # The phase began with this delta; its own tokens belong to it (to a token: BPE may merge
+            # across the boundary).
+            self._phase_base = self._produced.count() - tokens.count(text)
+        if self._last_event is not None and now - self._last_event < self._interval:
+            return None
+        self._last_event = now
+        if phase == "thinking" and self._meter is not None:
+            count = self._meter.tokens
+        else:
+            count = max(0, self._produced.count() - self._phase_base)
+        span = now - self._phase_at
+        return self._event(now, count, round(count / span, 1) if span >= MIN_RATE_WINDOW_S else None)
+
+    def _event(self, now: float, count: int, rate: float | None) -> StreamProgress:
+        metered = self._phase == "thinking" and self._meter is not None
+        return StreamProgress(
+            session_id=self._session_id, turn=self._turn, phase=self._phase, tokens=count,
+            budget=self._meter.budget if metered and self._meter is not None else None,
+            tokens_per_s=rate, elapsed=round(now - self._sent_at, 1),
+        )
+
+
 async def call_model(
     provider: Provider,
     request: ChatRequest,
@@ -81,7 +156,7 @@ async def call_model(
     """
     acc = _Accumulator()
     meter = ThinkingBudget(budget) if budget else None
-    async for event in _stream(provider, request, acc, meter, session_id, starts_in_reasoning):
+    async for event in _stream(provider, request, acc, meter, session_id, starts_in_reasoning, turn):
         yield event
     usage = _usage(request, acc, calls=1)
     hit: ThinkingBudgetHit | None = None
@@ -98,7 +173,7 @@ async def call_model(
         retry = request.model_copy(update={"messages": [*request.messages, *retry_tail], "think": False})
         first_trace = meter.trace
         acc = _Accumulator()
-        async for event in _stream(provider, retry, acc, None, session_id, starts_in_reasoning):
+        async for event in _stream(provider, retry, acc, None, session_id, starts_in_reasoning, turn):
             yield event
         usage.add(_usage(retry, acc, calls=1))
         acc.reasoning.insert(0, first_trace)
@@ -122,31 +197,45 @@ async def _stream(
     meter: ThinkingBudget | None,
     session_id: str,
     starts_in_reasoning: bool,
+    turn: int,
 ) -> AsyncIterator[Event]:
     splitter = ThinkTagSplitter(assume_open=starts_in_reasoning)
     cap = output_cap(request)
     produced = tokens.RunningCount()  # counted as one text: per-delta counts over-count small deltas
+    progress = ProgressMeter(produced, meter, turn=turn, session_id=session_id)
     async with aclosing(provider.stream(request)) as stream:
-        async for delta in stream:
-            if isinstance(delta, StreamEnd):
-                acc.end = delta
-                break
-            produced.feed(_delta_text(delta))
+        # The first read runs as a task, so that saying how long it takes never cancels it.
+        read = asyncio.ensure_future(anext(stream, None))
+        try:
+            while not (await asyncio.wait({read}, timeout=WAIT_TICK_S))[0]:
+                yield progress.waiting()
+        finally:
+            if not read.done():  # the caller left (cancelled, closed): stop the read, which closes the response
+                read.cancel()
+                await asyncio.wait({read})
+        delta = read.result()
+        while delta is not None and not isinstance(delta, StreamEnd):
+            text = _delta_text(delta)
+            produced.feed(text)
             if produced.exceeds(cap):  # raising here leaves the `async with`, which closes the response
                 raise _runaway(provider, request, cap)
-            if isinstance(delta, TextChunk):
-                pieces: list[Piece] = splitter.feed(delta.text)
-            elif isinstance(delta, ReasoningChunk):
-                pieces = [("reasoning", delta.text)]
-            else:
+            phase: Literal["thinking", "writing"] | None = "writing"
+            if isinstance(delta, ToolCallChunk):
                 acc.calls.feed(delta)
-                continue
-            if _consume(pieces, acc, meter):
+            else:
+                pieces: list[Piece] = (splitter.feed(delta.text) if isinstance(delta, TextChunk)
+                                       else [("reasoning", delta.text)])
+                exceeded = _consume(pieces, acc, meter)
                 for event in _events(pieces, session_id):
                     yield event
-                return  # budget exceeded: leaving the `async with` closes the response now
-            for event in _events(pieces, session_id):
-                yield event
+                if exceeded:
+                    return  # budget exceeded: leaving the `async with` closes the response now
+                # A chunk the splitter holds back (part of a tag) says nothing about the phase.
+                phase = None if not pieces else "writing" if pieces[-1][0] == "text" else "thinking"
+            if phase is not None and (update := progress.update(phase, text)) is not None:
+                yield update
+            delta = await anext(stream, None)
+        acc.end = delta
     rest = splitter.flush()
     _consume(rest, acc, meter)
     for event in _events(rest, session_id):

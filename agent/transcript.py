@@ -13,6 +13,7 @@ from agent.events import (
     ReasoningDelta,
     SessionFinished,
     SessionStarted,
+    StreamProgress,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -37,6 +38,8 @@ class Transcript:
             return self._buffer("text", event.text)
         if isinstance(event, ReasoningDelta):
             return self._buffer("reasoning", event.text) if self.show_reasoning else []
+        if isinstance(event, StreamProgress):
+            return []  # a live view: a line per update would bury the log, and must not break a line either
         out = self.flush()
         match event:
             case SessionStarted():

@@ -4,7 +4,8 @@ Per session (spec: https://microsoft.github.io/language-server-protocol/specific
 
 - one cancellable work-done progress, created only when the client supports it: begin with the
   session's title, a report per turn and per tool call ("turn 3/20 · Edit src/leap.py", percentage =
-  turn / cap), one per budget event in `agent.events.describe`'s words, and an end with the result;
+  turn / cap), one per stream progress event ("turn 1/20 · thinking 812/2048", already throttled by
+  agent.model_call), one per budget event in `agent.events.describe`'s words, and an end with the result;
 - every event as a `littleCoder/event` notification `{"sessionId", "event"}`. Text and reasoning
   deltas are merged and sent at most every 100 ms, so a fast stream cannot flood the client;
 - a readable transcript (agent.transcript) as `window/logMessage`.
@@ -25,6 +26,7 @@ from agent.events import (
     Event,
     Notice,
     ReasoningDelta,
+    StreamProgress,
     TextDelta,
     ToolCallStarted,
     TurnStarted,
@@ -121,6 +123,11 @@ class SessionReporter:
         if isinstance(event, (TextDelta, ReasoningDelta)):
             self._batcher.add(event)
             return
+        if isinstance(event, StreamProgress):
+            # A live view beside the deltas, not between them: it must not split their batches.
+            self._notify(event)
+            self._progress_for(event)
+            return
         self._batcher.flush()
         self._publish(event)
         self._progress_for(event)
@@ -172,6 +179,8 @@ class SessionReporter:
         elif isinstance(event, ToolCallStarted):
             target = tool_target(event.arguments)
             self.report(f"{self._turn_text()} · {event.name}" + (f" {target}" if target else ""))
+        elif isinstance(event, StreamProgress):
+            self.report(f"{self._turn_text()} · {event.text}")
         elif getattr(event, "kind", "") in BUDGET_KINDS or isinstance(event, Notice):
             text = describe(event)
             if text:

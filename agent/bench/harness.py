@@ -36,7 +36,7 @@ from agent.bench.protocols import DEFAULT_PROTOCOL, ProtocolName, get_protocol
 from agent.bench.results import AttemptRecord, ExerciseResult, GradeRecord, RunResults, Status, add_counters
 from agent.bench.runners import Dependencies, Grade, Runner, Toolchains, make_runners
 from agent.bench.workcopy import GradingRun, Readiness, WorkCopy
-from agent.events import Counters, GuidanceSelected, ReasoningDelta, SessionFinished, TextDelta, Usage
+from agent.events import Counters, GuidanceSelected, ReasoningDelta, SessionFinished, StreamProgress, TextDelta, Usage
 from agent.messages import Message
 from agent.providers.base import ProviderError
 from agent.prompt import PROMPT_VERSION
@@ -275,8 +275,8 @@ class Harness:
         try:
             async with asyncio.timeout(budget):
                 async for event in session.run():
-                    if isinstance(event, TextDelta | ReasoningDelta):
-                        continue  # the final event carries the answer; deltas would only bloat the log
+                    if isinstance(event, TextDelta | ReasoningDelta | StreamProgress):
+                        continue  # the final event carries the answer; deltas and live progress would bloat the log
                     trail.add(attempt, "event", event.model_dump(mode="json"))
                     if isinstance(event, GuidanceSelected):
                         trail.guidance_tokens.append(event.tokens)

@@ -1,16 +1,17 @@
-// The status-bar item: `little-coder: turn 3/20` while a session runs, a budget event flashed for a
-// few seconds, the last result afterwards. A click opens the log.
+// The status-bar item: `little-coder: turn 3/20 · thinking 812/2048` while a session runs, every budget
+// event flashed in turn (queued, never replacing one another; the tooltip keeps them), the last result
+// afterwards. A click opens the log.
 
 import * as vscode from 'vscode';
 import { AgentEvent, SessionStatus } from './protocol';
-import { ServerState, StatusModel } from './statusText';
-
-const FLASH_MS = 4000;
+import { FlashQueue, QUEUED_FLASH_MS, ServerState, StatusModel } from './statusText';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly model = new StatusModel();
+  private readonly flashes = new FlashQueue();
   private flashTimer: NodeJS.Timeout | undefined;
+  private flashShownAt = 0;
   private disposed = false;
 
   constructor(showLogCommand: string) {
@@ -28,27 +29,32 @@ export class StatusBar implements vscode.Disposable {
 
   started(sessionId: string, title: string): void {
     this.model.started(sessionId, title);
-    this.render();
+    this.refresh();
   }
 
   titled(sessionId: string, title: string): void {
     this.model.titled(sessionId, title);
-    this.render();
+    this.refresh();
   }
 
   event(sessionId: string, event: AgentEvent): void {
     const flash = this.model.event(sessionId, event);
     if (flash !== undefined) {
-      this.flash(flash);
-    } else if (this.flashTimer === undefined) {
-      this.render();
+      this.flashes.push(flash);
+      if (this.flashTimer === undefined) {
+        this.nextFlash();
+      } else if (this.flashes.size === 1) {
+        this.hurryFlash(); // the one showing was timed as if alone: give it a queued flash's time
+      }
+    } else {
+      this.refresh();
     }
   }
 
+  /** The result shows once the flashes still waiting have had their turn. */
   finished(status: SessionStatus): void {
     this.model.finished(status);
-    this.stopFlash();
-    this.render();
+    this.refresh();
   }
 
   runningIds(): string[] {
@@ -61,23 +67,36 @@ export class StatusBar implements vscode.Disposable {
     this.item.dispose();
   }
 
-  private flash(text: string): void {
-    if (this.disposed) {
-      return;
-    }
-    this.stopFlash();
-    this.item.text = `$(zap) ${text}`;
-    this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
-    this.flashTimer = setTimeout(() => {
+  private nextFlash(): void {
+    const flash = this.flashes.next();
+    if (flash === undefined || this.disposed) {
       this.flashTimer = undefined;
       this.render();
-    }, FLASH_MS);
+      return;
+    }
+    this.item.text = `$(zap) ${flash.text}`;
+    this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+    this.flashShownAt = Date.now();
+    this.flashTimer = setTimeout(() => this.nextFlash(), flash.ms);
+  }
+
+  private hurryFlash(): void {
+    this.stopFlash();
+    const left = Math.max(0, this.flashShownAt + QUEUED_FLASH_MS - Date.now());
+    this.flashTimer = setTimeout(() => this.nextFlash(), left);
   }
 
   private stopFlash(): void {
     if (this.flashTimer !== undefined) {
       clearTimeout(this.flashTimer);
       this.flashTimer = undefined;
+    }
+  }
+
+  /** Show the model's view, unless a flash has the item: the view follows when the flashes are done. */
+  private refresh(): void {
+    if (this.flashTimer === undefined) {
+      this.render();
     }
   }
 

@@ -1,11 +1,14 @@
 // What the status-bar item says, derived from the server's events. Pure: the extension owns the
-// StatusBarItem and the flash timer, this module owns the words.
+// StatusBarItem and the flash timer, this module owns the words and the order of the flashes.
 
 import { DISCARDED_REASON } from './editReview';
 import { AgentEvent, SessionStatus } from './protocol';
 
 export const NAME = 'little-coder';
 const LOG_HINT = 'click for the log';
+/** How long a flash stays: alone, and when more wait behind it (every one is shown, none replaces another). */
+export const FLASH_MS = 4000;
+export const QUEUED_FLASH_MS = 1500;
 
 /** A status-bar view: codicon + text, and a tooltip. */
 export interface StatusView {
@@ -73,7 +76,7 @@ export function budgetFlash(event: AgentEvent): string | undefined {
     case 'write_guard':
       return `write guard: ${str(event.path)}`;
     case 'repair':
-      return `repaired a ${str(event.name)} call`;
+      return `repaired ${withArticle(str(event.name))} call`;
     case 'correction':
       return `correction: ${str(event.reason).replace(/_/g, ' ')}`;
     case 'cap_warning':
@@ -82,6 +85,38 @@ export function budgetFlash(event: AgentEvent): string | undefined {
       return `context compacted ${num(event.tokens_before)} → ${num(event.tokens_after)} tokens`;
     default:
       return undefined;
+  }
+}
+
+/** The live line of a model call, in the server's words ("thinking 812/2048", "writing 240 tok · 38 tok/s"). */
+export function progressText(event: AgentEvent): string | undefined {
+  return event.kind === 'stream_progress' && typeof event.text === 'string' ? event.text : undefined;
+}
+
+/** "an Edit", "a Write". */
+function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+}
+
+/** Flashes waiting their turn: each is shown in order, for less time when others wait behind it. */
+export class FlashQueue {
+  private readonly waiting: string[] = [];
+
+  push(text: string): void {
+    this.waiting.push(text);
+  }
+
+  /** The next flash and how long to show it, or undefined when none waits. */
+  next(): { text: string; ms: number } | undefined {
+    const text = this.waiting.shift();
+    if (text === undefined) {
+      return undefined;
+    }
+    return { text, ms: this.waiting.length > 0 ? QUEUED_FLASH_MS : FLASH_MS };
+  }
+
+  get size(): number {
+    return this.waiting.length;
   }
 }
 
@@ -98,13 +133,18 @@ interface Running {
   turn: number;
   cap: number;
   reviewing: boolean;
+  activity?: string; // what the model does now: "thinking 812/2048", a tool call
+  mechanisms: string[]; // every mechanism that fired, for the tooltip (a flash passes, these stay)
 }
+
+const MECHANISMS_SHOWN = 8;
 
 /** The sessions the status bar speaks for, in start order, and the last one that ended. */
 export class StatusModel {
   private readonly running = new Map<string, Running>();
   private readonly ended = new Set<string>();
   private last: SessionStatus | undefined;
+  private lastMechanisms: string[] = [];
   private server: ServerState = 'starting';
 
   setServer(state: ServerState): void {
@@ -114,7 +154,7 @@ export class StatusModel {
   /** A session the extension started (the command's reply), before its first event. */
   started(sessionId: string, title: string): void {
     if (!this.running.has(sessionId) && !this.ended.has(sessionId)) {
-      this.running.set(sessionId, { title, turn: 0, cap: 0, reviewing: false });
+      this.running.set(sessionId, { title, turn: 0, cap: 0, reviewing: false, mechanisms: [] });
     }
   }
 
@@ -138,12 +178,22 @@ export class StatusModel {
     if (event.kind === 'turn_started' && typeof event.turn === 'number' && typeof event.cap === 'number') {
       session.turn = event.turn;
       session.cap = event.cap;
+      session.activity = undefined;
+    } else if (event.kind === 'tool_call_started') {
+      session.activity = str(event.name);
+    } else if (event.kind === 'stream_progress') {
+      session.activity = progressText(event);
     }
     const flash = budgetFlash(event);
-    return flash === undefined ? undefined : `${NAME}: ${flash}`;
+    if (flash === undefined) {
+      return undefined;
+    }
+    session.mechanisms.push(flash);
+    return `${NAME}: ${flash}`;
   }
 
   finished(status: SessionStatus): void {
+    this.lastMechanisms = this.running.get(status.sessionId)?.mechanisms ?? [];
     this.running.delete(status.sessionId);
     this.ended.add(status.sessionId);
     this.last = status;
@@ -168,11 +218,15 @@ export class StatusModel {
     if (ids.length > 0) {
       const current = this.running.get(ids[ids.length - 1]) as Running;
       const more = ids.length > 1 ? ` (+${ids.length - 1})` : '';
+      const fired = mechanismLines(current.mechanisms);
       if (current.reviewing) {
-        return { text: `$(diff) ${NAME}: review${more}`, tooltip: `little-coder: ${current.title} — review the changes` };
+        return { text: `$(diff) ${NAME}: review${more}`, tooltip: `little-coder: ${current.title} — review the changes${fired}` };
       }
-      const text = current.cap > 0 ? turnText(current.turn, current.cap) : `${NAME}: starting`;
-      return { text: `$(sync~spin) ${text}${more}`, tooltip: `little-coder: ${current.title} — click to show the log` };
+      let text = current.cap > 0 ? turnText(current.turn, current.cap) : `${NAME}: starting`;
+      if (current.activity !== undefined) {
+        text += ` · ${current.activity}`;
+      }
+      return { text: `$(sync~spin) ${text}${more}`, tooltip: `little-coder: ${current.title} — click to show the log${fired}` };
     }
     if (this.server === 'starting') {
       return { text: `$(sync~spin) ${NAME}: starting server`, tooltip };
@@ -185,7 +239,7 @@ export class StatusModel {
       const detail = last.message ? ` — ${last.message}` : '';
       return {
         text: `${finishedIcon(last)} ${NAME}: ${words}`,
-        tooltip: `little-coder: ${last.title}: ${words}${counts}${detail}`,
+        tooltip: `little-coder: ${last.title}: ${words}${counts}${detail}${mechanismLines(this.lastMechanisms)}`,
       };
     }
     return { text: `$(hubot) ${NAME}`, tooltip };
@@ -195,9 +249,19 @@ export class StatusModel {
     let session = this.running.get(sessionId);
     if (session === undefined) {
       // A session started by another route (a code action, a revise): it announces itself by its events.
-      session = { title: 'session', turn: 0, cap: 0, reviewing: false };
+      session = { title: 'session', turn: 0, cap: 0, reviewing: false, mechanisms: [] };
       this.running.set(sessionId, session);
     }
     return session;
   }
+}
+
+/** The mechanisms that fired, one a line under the tooltip's first line (the latest few, with a count). */
+function mechanismLines(mechanisms: string[]): string {
+  if (mechanisms.length === 0) {
+    return '';
+  }
+  const shown = mechanisms.slice(-MECHANISMS_SHOWN);
+  const earlier = mechanisms.length - shown.length;
+  return `\n${earlier > 0 ? `(${earlier} earlier)\n` : ''}${shown.join('\n')}`;
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DISCARDED_REASON } from '../src/editReview';
 import {
-  StatusModel, budgetFlash, finishedIcon, finishedWords, partialDetail, turnText,
+  FLASH_MS, FlashQueue, QUEUED_FLASH_MS, StatusModel, budgetFlash, finishedIcon, finishedWords, partialDetail,
+  progressText, turnText,
 } from '../src/statusText';
 import { SessionStatus } from '../src/protocol';
 
@@ -20,7 +21,8 @@ test('turn text', () => {
 test('budget events flash a short line; other events do not', () => {
   assert.equal(budgetFlash({ kind: 'write_guard', path: 'leap.py' }), 'write guard: leap.py');
   assert.equal(budgetFlash({ kind: 'thinking_budget', budget: 2048, tokens: 2100 }), 'thinking budget 2048 hit');
-  assert.equal(budgetFlash({ kind: 'repair', name: 'Edit', source: 'fenced' }), 'repaired a Edit call');
+  assert.equal(budgetFlash({ kind: 'repair', name: 'Edit', source: 'fenced' }), 'repaired an Edit call');
+  assert.equal(budgetFlash({ kind: 'repair', name: 'Write', source: 'fenced' }), 'repaired a Write call');
   assert.equal(budgetFlash({ kind: 'correction', reason: 'repeated_call' }), 'correction: repeated call');
   assert.equal(budgetFlash({ kind: 'cap_warning', turn: 16, cap: 20 }), 'turn 16/20: asked to finish');
   assert.equal(budgetFlash({ kind: 'compaction', tokens_before: 9000, tokens_after: 4000 }), 'context compacted 9000 → 4000 tokens');
@@ -124,4 +126,44 @@ test('after an undo the status bar carries the server\'s own message, not words 
   model.finished(status({ state: 'undone', message: said }));
   assert.equal(model.view().text, '$(check) little-coder: undone');
   assert.equal(model.view().tooltip, `little-coder: implement \`leap\`: undone — ${said}`);
+});
+
+test('live progress is shown in the server\'s words', () => {
+  assert.equal(progressText({ kind: 'stream_progress', phase: 'thinking', tokens: 812, budget: 2048, text: 'thinking 812/2048' }),
+    'thinking 812/2048');
+  assert.equal(progressText({ kind: 'turn_started', turn: 1, cap: 20 }), undefined);
+});
+
+test('the status shows what the model does now, and a new turn or tool call replaces it', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  model.event('s1', { kind: 'turn_started', turn: 1, cap: 20 });
+  assert.equal(model.event('s1', { kind: 'stream_progress', turn: 1, phase: 'thinking', text: 'thinking 812/2048' }), undefined);
+  assert.equal(model.view().text, '$(sync~spin) little-coder: turn 1/20 · thinking 812/2048');
+  model.event('s1', { kind: 'tool_call_started', name: 'Edit', arguments: {} });
+  assert.equal(model.view().text, '$(sync~spin) little-coder: turn 1/20 · Edit');
+  model.event('s1', { kind: 'turn_started', turn: 2, cap: 20 });
+  assert.equal(model.view().text, '$(sync~spin) little-coder: turn 2/20');
+});
+
+test('every mechanism that fired stays in the tooltip, during the session and after it', () => {
+  const model = new StatusModel();
+  model.setServer('running');
+  model.event('s1', { kind: 'turn_started', turn: 1, cap: 20 });
+  model.event('s1', { kind: 'write_guard', path: 'leap.py', turn: 1 });
+  model.event('s1', { kind: 'repair', name: 'Edit', source: 'fenced', turn: 2 });
+  assert.match(model.view().tooltip, /\nwrite guard: leap\.py\nrepaired an Edit call$/);
+  model.finished(status({ state: 'applied' }));
+  assert.match(model.view().tooltip, /\nwrite guard: leap\.py\nrepaired an Edit call$/);
+});
+
+test('flashes queue: each is shown in order, shorter while others wait', () => {
+  const queue = new FlashQueue();
+  queue.push('write guard: leap.py');
+  queue.push('repaired an Edit call');
+  queue.push('correction: repeated call');
+  assert.deepEqual(queue.next(), { text: 'write guard: leap.py', ms: QUEUED_FLASH_MS });
+  assert.deepEqual(queue.next(), { text: 'repaired an Edit call', ms: QUEUED_FLASH_MS });
+  assert.deepEqual(queue.next(), { text: 'correction: repeated call', ms: FLASH_MS });
+  assert.equal(queue.next(), undefined);
 });

@@ -1,5 +1,7 @@
 --- The sessions this editor knows of, as the server reports them ($/progress, littleCoder/event,
---- littleCoder/sessionFinished), turned into notifications and a statusline text.
+--- littleCoder/sessionFinished), turned into notifications and a statusline text. A user who has no
+--- 'statusline' of their own sees that text without configuring anything: while a session is active the
+--- global 'statusline' is Neovim's default look with the text added, and empty again afterwards.
 --- @class little_coder.Sessions
 local Sessions = {}
 Sessions.__index = Sessions
@@ -8,6 +10,8 @@ local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.leve
 local ACTIVE = { running = true, reviewing = true }
 local PROGRESS_PREFIX = "littleCoder/"
 local FINAL_TEXT_CHARS = 600
+-- Neovim's own status line (what an empty 'statusline' shows, per `:help 'statusline'`) with ours before the ruler.
+local DEFAULT_STATUSLINE = "%<%f %h%w%m%r%=%{v:lua.require'little_coder'.status()}  %-14.(%l,%c%V%) %P"
 
 --- @class little_coder.Session
 --- @field id string
@@ -15,7 +19,8 @@ local FINAL_TEXT_CHARS = 600
 --- @field state string running | reviewing | one of the server's final states
 --- @field turn integer
 --- @field cap integer
---- @field activity? string what the model does now: thinking, writing, or a tool call and its target
+--- @field activity? string what the model does now: "thinking 812/2048", "writing 240 tok · 38 tok/s", a tool call
+--- @field phase? string the model call's phase the activity tells of (waiting | thinking | writing)
 --- @field message string
 --- @field summary? string the server's count of changed files and lines
 --- @field final_text string
@@ -39,6 +44,17 @@ function Sessions.new(notify, log, on_change, notify_turns)
     on_change = on_change,
     shown = {}, -- window/showMessage texts already shown, so a final error is not shown twice
   }, Sessions)
+end
+
+--- Redraw, after putting the text where a user without a 'statusline' of their own sees it.
+function Sessions:changed()
+  local active = self:active() ~= nil
+  if active and vim.go.statusline == "" then
+    vim.go.statusline = DEFAULT_STATUSLINE
+  elseif not active and vim.go.statusline == DEFAULT_STATUSLINE then
+    vim.go.statusline = ""
+  end
+  self.on_change()
 end
 
 --- @param id string
@@ -101,7 +117,7 @@ end
 --- A session this editor started (the command's reply), known before its first event.
 function Sessions:started(id)
   self:get(id)
-  self.on_change()
+  self:changed()
 end
 
 --- The review of the session whose edit is labelled `label` ("little-coder: <title>") has opened.
@@ -110,7 +126,7 @@ function Sessions:reviewing(label)
   for _, session in ipairs(self:list()) do
     if "little-coder: " .. session.title == label and ACTIVE[session.state] then
       session.state = "reviewing"
-      self.on_change()
+      self:changed()
       return session
     end
   end
@@ -154,7 +170,7 @@ function Sessions:progress(token, value)
     -- Not notified: the review, or the final status, follows and says more.
     session.summary = value.message:gsub("%s*— review$", "")
   end
-  self.on_change()
+  self:changed()
   return true
 end
 
@@ -205,19 +221,22 @@ function Sessions:event(id, event)
   local session = self:get(id)
   local kind = event.kind
   if kind == "turn_started" then
-    session.turn, session.cap, session.activity = event.turn, event.cap, nil
+    session.turn, session.cap, session.activity, session.phase = event.turn, event.cap, nil, nil
     if self.notify_turns then
       self.notify(("little-coder: %s — turn %d/%d"):format(session.title, event.turn, event.cap), INFO)
     end
   elseif kind == "tool_call_started" then
     local target = tool_target(event.arguments)
-    session.activity = event.name .. (target and (" " .. target) or "")
+    session.activity, session.phase = event.name .. (target and (" " .. target) or ""), nil
+  elseif kind == "stream_progress" then
+    -- The server's words ("thinking 812/2048", "writing 240 tok · 38 tok/s"), as its progress line has them.
+    session.activity, session.phase = event.text, event.phase
   elseif kind == "reasoning_delta" or kind == "text_delta" then
-    local activity = kind == "reasoning_delta" and "thinking" or "writing"
-    if session.activity == activity then
-      return -- deltas come often: only a change of activity redraws
+    local phase = kind == "reasoning_delta" and "thinking" or "writing"
+    if session.phase == phase then
+      return -- deltas come often: only a change of phase redraws (the counts come with stream_progress)
     end
-    session.activity = activity
+    session.activity, session.phase = phase, phase
   elseif kind == "session_finished" then
     session.final_text = event.final_text or ""
   else
@@ -227,7 +246,7 @@ function Sessions:event(id, event)
       self.notify(("little-coder: %s"):format(text), kind == "cap_warning" and WARN or INFO)
     end
   end
-  self.on_change()
+  self:changed()
 end
 
 local FINISHED = {
@@ -266,7 +285,7 @@ function Sessions:finished(status)
   session.accepted = status.accepted or {}
   session.rejected = status.rejected or {}
   session.failed = status.failed or {}
-  session.activity = nil
+  session.activity, session.phase = nil, nil
   local level, words = unpack(FINISHED[status.state] or { INFO, status.state })
   if status.state == "partial" or status.state == "applied" then
     words = applied_words(session)
@@ -300,7 +319,7 @@ function Sessions:finished(status)
   if session.final_text ~= "" then
     self.log:add(("[%s] answer:\n%s"):format(session.id, session.final_text))
   end
-  self.on_change()
+  self:changed()
 end
 
 --- The answer to `littleCoder.undo` {sessionId, state, undone, files, kept, notUndone, message}: the
@@ -311,7 +330,7 @@ end
 function Sessions:undo_result(result)
   local session = self:get(result.sessionId)
   session.state = result.state or session.state
-  session.activity = nil
+  session.activity, session.phase = nil, nil
   local message = result.message or ""
   if message ~= "" then
     session.message = message:gsub("^little%-coder: ", "")
@@ -321,7 +340,7 @@ function Sessions:undo_result(result)
     end
     self.log:add(("[%s] %s"):format(session.id, message))
   end
-  self.on_change()
+  self:changed()
 end
 
 --- Sessions still running, for `:LittleCoder cancel` completion.
