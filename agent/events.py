@@ -85,7 +85,7 @@ class ReasoningDelta(_Event):
     text: str
 
 
-ProgressPhase = Literal["waiting", "thinking", "writing"]
+ProgressPhase = Literal["waiting", "loading", "thinking", "writing"]
 # A wait this long before the first byte is more likely a model being loaded than a prompt being read.
 LOADING_GUESS_S = 5.0
 
@@ -111,6 +111,8 @@ class StreamProgress(_Event):
     @property
     def text(self) -> str:
         """"thinking 812/2048", "writing 240 tok · 38 tok/s", "waiting for the model (loading?) 12 s"."""
+        if self.phase == "loading":
+            return f"loading the model {round(self.elapsed)} s"
         if self.phase == "waiting":
             guess = " (loading?)" if self.elapsed >= LOADING_GUESS_S else ""
             return f"waiting for the model{guess} {round(self.elapsed)} s"

@@ -55,6 +55,10 @@ OUTPUT_CAP_SLACK = 256
 # has arrived yet, one a second.
 PROGRESS_INTERVAL_S = 0.25
 WAIT_TICK_S = 1.0
+# How long the server may take to say whether it is loading the model (Ollama's /api/ps, llama.cpp's /health),
+# and how long a server that refuses requests while it loads (llama-server's 503) is waited for.
+LOADING_CHECK_S = 1.0
+LOAD_WAIT_S = 300.0
 # A rate over less time than this is noise (the first chunks of a phase arrive in a burst).
 MIN_RATE_WINDOW_S = 0.5
 
@@ -96,7 +100,7 @@ class ProgressMeter:
         self._produced = produced
         self._meter = meter
         self._turn = turn
-        self._session_id = session_id
+        self.session_id = session_id
         self._clock = clock
         self._interval = interval
         self._sent_at = clock()
@@ -105,9 +109,11 @@ class ProgressMeter:
         self._phase_at = self._sent_at
         self._phase_base = 0  # the running count when the phase began
 
-    def waiting(self) -> StreamProgress:
-        """The wait before the first byte, as it stands now."""
+    def waiting(self, loading: bool) -> StreamProgress:
+        """The wait before the first byte, as it stands now; `loading`: the server says it is loading
+        the model."""
         now = self._last_event = self._clock()
+        self._phase = "loading" if loading else "waiting"
         return self._event(now, 0, None)
 
     def update(self, phase: Literal["thinking", "writing"], text: str) -> StreamProgress | None:
@@ -132,10 +138,18 @@ class ProgressMeter:
     def _event(self, now: float, count: int, rate: float | None) -> StreamProgress:
         metered = self._phase == "thinking" and self._meter is not None
         return StreamProgress(
-            session_id=self._session_id, turn=self._turn, phase=self._phase, tokens=count,
+            session_id=self.session_id, turn=self._turn, phase=self._phase, tokens=count,
             budget=self._meter.budget if metered and self._meter is not None else None,
             tokens_per_s=rate, elapsed=round(now - self._sent_at, 1),
         )
+
+
+async def _loading(provider: Provider, model: str) -> bool:
+    """Whether the server says it is loading the model; a slow or failing answer means no."""
+    try:
+        return await asyncio.wait_for(provider.loading(model), LOADING_CHECK_S)
+    except Exception:  # best effort: the question must never fail the call it is about
+        return False
 
 
 async def call_model(
@@ -203,12 +217,48 @@ async def _stream(
     cap = output_cap(request)
     produced = tokens.RunningCount()  # counted as one text: per-delta counts over-count small deltas
     progress = ProgressMeter(produced, meter, turn=turn, session_id=session_id)
+    loading_since: float | None = None
+    while True:
+        try:
+            async for event in _attempt(provider, request, acc, meter, splitter, cap, produced, progress):
+                yield event
+            break
+        except ProviderError as exc:
+            # llama-server refuses requests with 503 while it loads its model: say so and ask again.
+            if exc.status != 503 or not await _loading(provider, request.model):
+                raise
+            loading_since = loading_since or time.monotonic()
+            if time.monotonic() - loading_since > LOAD_WAIT_S:
+                raise
+            yield progress.waiting(True)
+            await asyncio.sleep(WAIT_TICK_S)
+    rest = splitter.flush()
+    _consume(rest, acc, meter)
+    for event in _events(rest, session_id):
+        yield event
+
+
+async def _attempt(
+    provider: Provider,
+    request: ChatRequest,
+    acc: _Accumulator,
+    meter: ThinkingBudget | None,
+    splitter: ThinkTagSplitter,
+    cap: int,
+    produced: tokens.RunningCount,
+    progress: ProgressMeter,
+) -> AsyncIterator[Event]:
+    """One request: progress while it waits for its first byte, then its events."""
+    session_id = progress.session_id
     async with aclosing(provider.stream(request)) as stream:
         # The first read runs as a task, so that saying how long it takes never cancels it.
         read = asyncio.ensure_future(anext(stream, None))
+        loading: bool | None = None
         try:
             while not (await asyncio.wait({read}, timeout=WAIT_TICK_S))[0]:
-                yield progress.waiting()
+                if loading is None:  # asked once: a load, once begun, is what the wait is
+                    loading = await _loading(provider, request.model)
+                yield progress.waiting(loading)
         finally:
             if not read.done():  # the caller left (cancelled, closed): stop the read, which closes the response
                 read.cancel()
@@ -236,10 +286,6 @@ async def _stream(
                 yield update
             delta = await anext(stream, None)
         acc.end = delta
-    rest = splitter.flush()
-    _consume(rest, acc, meter)
-    for event in _events(rest, session_id):
-        yield event
 
 
 def _delta_text(delta: TextChunk | ReasoningChunk | ToolCallChunk) -> str:

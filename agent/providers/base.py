@@ -117,4 +117,9 @@ class Provider(Protocol):
 
     async def list_models(self) -> list[str]: ...
 
+    async def loading(self, model: str) -> bool:
+        """Whether the server is loading `model` into memory right now (best effort: False when it
+        cannot tell). Asked while a request waits for its first byte, to say why it waits."""
+        ...
+
     async def aclose(self) -> None: ...

@@ -17,6 +17,7 @@ import httpx
 from agent.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agent.providers.base import (
     ChatRequest,
+    ProviderError,
     ReasoningChunk,
     StreamDelta,
     StreamEnd,
@@ -103,6 +104,20 @@ class OllamaProvider:
         if not isinstance(models, list):
             raise self._errors.bad_line(json.dumps(data)[:200], url, "a model list without 'models'")
         return [str(m.get("name") or m.get("model")) for m in models if isinstance(m, dict)]
+
+    async def loading(self, model: str) -> bool:
+        """Ollama loads a model on the first request for it; /api/ps lists the models in memory, so a
+        request in flight for one that is not listed is waiting for its load."""
+        url = f"{self.base_url}/api/ps"
+        try:
+            data = await get_json(await self._http(), url, headers={}, timeout=self._timeout, errors=self._errors)
+        except ProviderError:
+            return False
+        models = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(models, list):
+            return False
+        loaded = {str(m.get(key)) for m in models if isinstance(m, dict) for key in ("name", "model")}
+        return model not in loaded and f"{model}:latest" not in loaded
 
     async def _http(self) -> httpx.AsyncClient:
         return self._client if self._client is not None else await shared.get(self.base_url)

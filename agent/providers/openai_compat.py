@@ -28,6 +28,7 @@ from agent.providers.base import (
 from agent.providers.clients import shared
 from agent.providers.http import (
     BASE_URL_SETTING,
+    HTTPX_ERRORS,
     ProgressClock,
     ServerErrors,
     SSEDecoder,
@@ -110,6 +111,15 @@ class OpenAICompatProvider:
         if not isinstance(models, list):
             raise self._errors.bad_line(json.dumps(data)[:200], url, "a model list without 'data'")
         return [str(m["id"]) for m in models if isinstance(m, dict) and "id" in m]
+
+    async def loading(self, model: str) -> bool:
+        """llama-server answers /health with 503 while it loads its model; other servers say nothing."""
+        try:
+            response = await (await self._http()).get(f"{self.base_url}/health", headers=self._headers,
+                                                       timeout=self._timeout)
+        except HTTPX_ERRORS:
+            return False
+        return response.status_code == 503
 
     async def _http(self) -> httpx.AsyncClient:
         return self._client if self._client is not None else await shared.get(self.base_url)

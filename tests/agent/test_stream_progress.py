@@ -148,3 +148,16 @@ async def test_cancel_while_waiting_hangs_up_at_once(tmp_path: Path) -> None:
     assert isinstance(final, SessionFinished) and final.outcome == "cancelled", final
     assert time.monotonic() - started < 3
     assert entry.client_closed_early
+
+
+@pytest.mark.parametrize("protocol", ["ollama", "openai"])
+async def test_a_model_still_loading_says_so(protocol: str, tmp_path: Path) -> None:
+    # Ollama loads on the first request, which waits; llama-server refuses with 503 "Loading model" until
+    # loaded, and the request is made again once it can serve.
+    with ScriptedModelServer(protocol, [Reply("Done.")], load_seconds=2.5) as server:
+        events, _ = await _run(server, tmp_path)
+    loads = [e for e in events if isinstance(e, StreamProgress) and e.phase == "loading"]
+    assert loads and loads[-1].text == f"loading the model {round(loads[-1].elapsed)} s", loads
+    assert not [e for e in events if isinstance(e, StreamProgress) and e.phase == "waiting"]
+    final = events[-1]
+    assert isinstance(final, SessionFinished) and final.final_text == "Done.", final

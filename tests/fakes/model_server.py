@@ -106,6 +106,7 @@ class ScriptedModelServer:
         reasoning_format: str = "deepseek",
         default_reply: Reply | None = None,
         on_finished: Callable[[RequestLog], None] | None = None,
+        load_seconds: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -123,7 +124,10 @@ class ScriptedModelServer:
         `opens_think`: /props' chat template opens `<think>` at the generation prompt (QwQ, Qwen3
         thinking templates); `reasoning_format` is llama-server's (--reasoning-format; "none" hands the
         reply over raw, so it starts inside the reasoning). `on_finished`
-        runs on the server thread after every chat request."""
+        runs on the server thread after every chat request. `load_seconds`: how long loading the model
+        takes — Ollama loads it on the first chat request, which waits meanwhile, and lists it in
+        /api/ps once loaded; llama-server loads it at start, answering /health and chat requests with
+        503 "Loading model" until then (its model list and /props answer, so a session can start)."""
         if protocol not in ("ollama", "openai"):
             raise ValueError(f"protocol must be 'ollama' or 'openai', not {protocol!r}")
         self.protocol: WireProtocol = "ollama" if protocol == "ollama" else "openai"
@@ -138,6 +142,8 @@ class ScriptedModelServer:
         self.reasoning_budget = reasoning_budget
         self.api_key = api_key
         self.llamacpp_tags = llamacpp_tags
+        self.load_seconds = load_seconds
+        self._loaded_at: float | None = None  # monotonic time the model is (or will be) in memory
         if rejects_thinking is None:
             rejects_thinking = protocol == "ollama" and "thinking" not in self.capabilities
         self.rejects_thinking = rejects_thinking
@@ -165,6 +171,8 @@ class ScriptedModelServer:
         if self._thread is not None:
             raise RuntimeError("the server is already running")
         tokens.encoding()  # load tiktoken here, not inside the first timed response
+        if self.protocol == "openai":
+            self._loaded_at = time.monotonic() + self.load_seconds
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="scripted-model-server", daemon=True)
         self._thread.start()
@@ -314,6 +322,10 @@ class ScriptedModelServer:
                 return await out.send_json(200, self._ollama_tags())
             if key == ("GET", "/api/version"):
                 return await out.send_json(200, {"version": OLLAMA_VERSION})
+            if key == ("GET", "/api/ps"):
+                loaded = not self.load_seconds or (self._loaded_at is not None and not self._loading())
+                return await out.send_json(200, {"models": [{"name": self.model, "model": self.model}] if loaded
+                                                 else []})
             if key == ("POST", "/api/show"):
                 return await self._ollama_show(request, out)
             if key == ("POST", "/api/chat"):
@@ -322,6 +334,8 @@ class ScriptedModelServer:
         authorized = request.headers.get("authorization") == f"Bearer {self.api_key}"
         if self.api_key and request.path not in _PUBLIC_PATHS and not authorized:
             return await out.send_json(401, _openai_error(401, "Invalid API Key", "authentication_error"))
+        if self._loading() and key not in (("GET", "/v1/models"), ("GET", "/models"), ("GET", "/props")):
+            return await out.send_json(503, _openai_error(503, "Loading model", "unavailable_error"))
         if key in (("GET", "/health"), ("GET", "/v1/health")):
             return await out.send_json(200, {"status": "ok"})
         llamacpp_tags = self.llamacpp_tags and key == ("GET", "/api/tags")
@@ -334,6 +348,9 @@ class ScriptedModelServer:
         if key in (("POST", "/v1/chat/completions"), ("POST", "/chat/completions")):
             return await self._chat(request, out)
         return await out.send_json(404, _openai_error(404, "File Not Found", "not_found_error"))
+
+    def _loading(self) -> bool:
+        return self._loaded_at is not None and time.monotonic() < self._loaded_at
 
     def _ollama_tags(self) -> dict[str, Any]:
         return {"models": [
@@ -424,6 +441,11 @@ class ScriptedModelServer:
             return await out.send_json(400, error)
         if self.rejects_thinking and (refusal := self._thinking_refusal(body)) is not None:
             return await self._reject(request, body, refusal, out)
+        if self.protocol == "ollama" and self.load_seconds:
+            if self._loaded_at is None:
+                self._loaded_at = time.monotonic() + self.load_seconds
+            if self._loading() and await out.wait_gone(self._loaded_at - time.monotonic()):
+                return False
         entry = self._record(request, body)
         if entry.script_error is not None:
             message = f"the test script raised {entry.script_error}"

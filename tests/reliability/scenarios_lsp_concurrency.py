@@ -37,7 +37,7 @@ TWO_STUBS = (
     "def beta(x: int) -> int:\n    raise NotImplementedError\n"
 )
 STUB_BODY = "    raise NotImplementedError\n"
-CONFLICT_WARNING = "left out because you edited the same lines"
+CONFLICT_WARNING = "Your version kept where you and the agent changed the same lines"
 
 
 def routed(scripts: dict[str, list[Reply]]) -> Any:
@@ -199,7 +199,7 @@ async def typing_during_session(trial: Trial) -> None:
                         "the conflict on the agent's line was not reported")
         elif status["state"] == "refused":
             # The editor turned the edit down as stale: reported, the proposal kept for revise.
-            trial.check(any("did not apply the changes" in w for w in server.editor.warnings(shown)),
+            trial.check(any("The editor did not apply" in w for w in server.editor.warnings(shown)),
                         "a refused edit was not reported")
         else:
             trial.check(AGENT_LINE in text and MARK not in text, f"the agent's change is missing ({status})")

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 EXAMPLES = int(os.environ.get("LC_LSP_EDIT_EXAMPLES", "15"))
 PIECES = ["x", "é", "😋", "漢", "👩\u200d💻", "e\u0301", "\t", " ", "\x0c", "\u2028", "\x85", "def", "# ✍"]
 ENDINGS = ["\n", "\r\n", "\r"]
-CONFLICT_WARNING = "left out because you edited the same lines"
+CONFLICT_WARNING = "Your version kept where you and the agent changed the same lines"
 
 line_text = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
 document = st.lists(st.tuples(line_text, st.sampled_from(ENDINGS)), min_size=1, max_size=10)

@@ -57,6 +57,9 @@ class EndlessProvider:
     async def list_models(self) -> list[str]:
         return []
 
+    async def loading(self, model: str) -> bool:
+        return False
+
     async def aclose(self) -> None:
         return None
 

@@ -147,6 +147,9 @@ class _CharByChar:
     async def list_models(self) -> list[str]:
         return []
 
+    async def loading(self, model: str) -> bool:
+        return False
+
     async def aclose(self) -> None:
         return None
 
