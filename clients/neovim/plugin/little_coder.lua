@@ -12,5 +12,6 @@ end, {
   complete = function(arglead, cmdline)
     return require("little_coder").complete(arglead, cmdline)
   end,
-  desc = "little-coder: implement | ask {instruction} | cancel | undo | revise [comment] | status | log",
+  desc = "little-coder: implement | ask {instruction} | cancel | undo | revise [comment] | review | status | log "
+    .. "| messages",
 })

@@ -1,7 +1,7 @@
 """What `:checkhealth little_coder` asks the language server's own Python: its version, whether the
 server package imports, whether the editor's settings are valid (judged by the server's own code), and
-whether the model server answers. Reads {"root": ..., "settings": {...}} on stdin, prints one JSON
-object on stdout. Runs with only the standard library until it knows the package is there."""
+whether the model server answers and which models it lists. Reads {"root": ..., "settings": {...}} on
+stdin, prints one JSON object on stdout. Runs with only the standard library until it knows the package is there."""
 
 from __future__ import annotations
 
@@ -24,10 +24,17 @@ async def _model_server(settings: Any) -> dict[str, Any]:
         return {"error": exc.user_message()}
     except TimeoutError:
         return {"error": f"no answer within {settings.connect_timeout * 3:.0f} s"}
+    # A configured backend and model connect without asking the server anything: listing its models is
+    # what proves something answers there.
     try:
-        return {"backend": backend.name, "base_url": backend.base_url, "model": backend.model}
+        models = await asyncio.wait_for(backend.provider.list_models(), settings.connect_timeout * 3)
+    except ProviderError as exc:
+        return {"error": exc.user_message()}
+    except TimeoutError:
+        return {"error": f"{backend.base_url} did not list its models within {settings.connect_timeout * 3:.0f} s"}
     finally:
         await backend.provider.aclose()
+    return {"backend": backend.name, "base_url": backend.base_url, "model": backend.model, "models": models}
 
 
 def main() -> int:

@@ -28,7 +28,9 @@ H.contains(good, "OK server found: " .. vim.fn.exepath(server_cmd[1]), "the serv
 H.ok(good:find("OK Python 3%.1%d") ~= nil, "the Python version")
 H.contains(good, "OK little-coder-lsp", "the server package")
 H.contains(good, "OK settings valid (root " .. workspace .. "): backend ollama, baseUrl " .. base_url, "the settings")
-H.contains(good, "OK model server reachable: ollama at " .. base_url .. ", model qwen3.5:9b", "the model server")
+H.contains(good, "OK model server reachable: ollama at " .. base_url .. " lists 1 model(s): qwen3.5:9b",
+  "the model server, asked for its models")
+H.contains(good, "OK model qwen3.5:9b", "the configured model is among them")
 H.ok(not good:find("ERROR"), "no error in a working set-up")
 
 -- The default command, `little-coder lsp`: its Python is found through the script's shebang.
@@ -43,6 +45,18 @@ H.ok(lc.setup({ cmd = server_cmd, settings = { backend = "ollama", baseUrl = dow
 local down = checkhealth("model server down")
 H.contains(down, "ERROR model server not reachable: cannot connect to Ollama at " .. down_url, "down is an error")
 H.contains(down, "ollama serve", "with advice")
+
+-- A backend and a model named: nothing needs the server to connect, the health check still asks it.
+H.ok(lc.setup({ cmd = server_cmd, settings = { backend = "ollama", baseUrl = down_url, model = "qwen3.5:9b",
+  connectTimeout = 1 } }), "setup() naming the model, with nothing listening")
+local dead = checkhealth("dead server, model named")
+H.contains(dead, "ERROR model server not reachable: cannot connect to Ollama at " .. down_url, "an error")
+H.ok(not dead:find("OK model server reachable"), "never reachable with nothing listening")
+
+H.ok(lc.setup({ cmd = server_cmd, settings = { backend = "ollama", baseUrl = base_url, model = "llama3:70b",
+  connectTimeout = 2 } }), "setup() naming a model the server does not have")
+local missing_model = checkhealth("unknown model")
+H.contains(missing_model, "WARNING model llama3:70b is not among the models the server lists", "a warning")
 
 H.ok(lc.setup({ cmd = server_cmd, settings = { reviewMode = "later" } }), "setup() with a misspelt setting")
 local invalid = checkhealth("invalid settings")

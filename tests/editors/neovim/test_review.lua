@@ -1,7 +1,7 @@
 -- The whole loop in real Neovim, against the real language server and the scripted model server:
 -- setup (vim.lsp.config / enable) → code action offered on a stub → run through
--- vim.lsp.buf.code_action() → progress → review tab → accept one hunk, reject another, accept the
--- new file → buffer and file hold exactly the accepted changes → `:LittleCoder revise` sends the
+-- vim.lsp.buf.code_action() → progress → review tab (littleCoder/review, every change accepted) →
+-- reject one hunk → apply → the server applies exactly the selection → `:LittleCoder revise` sends the
 -- rejection back (the pytest driver reads the model server's recorded request).
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "helpers.lua"))
 
@@ -42,12 +42,13 @@ end, "the language server to attach and initialize")
 H.out("initialized at " .. H.elapsed() .. ", encoding " .. client.offset_encoding)
 H.eq(client.root_dir, workspace, "the workspace root comes from its .git marker")
 local edit_caps = client.capabilities.workspace.workspaceEdit
-H.ok(edit_caps.documentChanges and edit_caps.changeAnnotationSupport, "rich edits are advertised")
+H.ok(edit_caps.documentChanges and not edit_caps.changeAnnotationSupport, "versioned edits, no annotations")
+H.eq(client.capabilities.experimental, { littleCoder = { review = 1 } }, "the review in the editor is announced")
 
 -- The completion of :LittleCoder.
 H.eq(vim.fn.getcompletion("LittleCoder ", "cmdline"),
-  { "implement", "ask", "cancel", "undo", "revise", "status", "log" }, "subcommand completion")
-H.eq(vim.fn.getcompletion("LittleCoder re", "cmdline"), { "revise" }, "completion filters")
+  { "implement", "ask", "cancel", "undo", "revise", "review", "status", "log", "messages" }, "subcommand completion")
+H.eq(vim.fn.getcompletion("LittleCoder rev", "cmdline"), { "revise", "review" }, "completion filters")
 
 -- 1. A code action is offered on the stub, and nothing on ordinary code.
 local function action_titles(line)
@@ -91,7 +92,8 @@ end
 H.ok(turn_seen, "the statusline showed the turns: " .. vim.inspect(statuses))
 H.ok(lc.status():find("^LC review: implement `is_leap`"), "statusline during the review: " .. lc.status())
 
--- 4. The review tab: current vs proposed in diff mode, hunk marks, a help line.
+-- 4. The review tab: current vs proposed in diff mode, notes above the hunks, a help line; every
+-- change starts accepted.
 local tab = vim.api.nvim_get_current_tabpage()
 local wins = vim.api.nvim_tabpage_list_wins(tab)
 H.eq(#wins, 3, "current, proposed and the help line")
@@ -99,37 +101,34 @@ local function buf_name(win)
   return vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
 end
 local proposed_win = vim.api.nvim_get_current_win()
-H.contains(buf_name(proposed_win), "/proposed/", "the cursor starts in the proposed text")
+H.eq(vim.fn.bufname(vim.api.nvim_win_get_buf(proposed_win)), "little-coder review: leap.py",
+  "the cursor starts in the proposed text, named for the tabline")
 H.ok(vim.wo[proposed_win].diff, "the proposed text is in diff mode")
-H.contains(vim.wo[proposed_win].winbar, "[file 1/2]  ✓0 ✗0 ?2", "the proposed window's bar")
+H.contains(vim.wo[proposed_win].winbar, "[file 1/2]  ✓2 ✗0", "the proposed window's bar: all accepted")
 local help_win = wins[3]
 local help = table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(help_win), 0, -1, false), "\n")
 H.contains(help, "a/r hunk", "help line: hunk keys")
 H.contains(help, "<CR> apply", "help line: apply key")
-H.contains(help, "3 change(s) pending", "help line: what is left")
+H.contains(help, "3 of 3 changes to apply", "help line: what Apply does now")
 
--- Accept the implementation (the cursor starts on it), reject the label change, which `a` moved to.
+-- The cursor starts on the implementation: `a` keeps it and moves on; reject the label change.
 H.keys("a")
-H.contains(vim.wo[proposed_win].winbar, "✓1 ✗0 ?1", "one accepted")
 H.keys("r")
-H.contains(vim.wo[proposed_win].winbar, "✓1 ✗1 ?0", "one rejected")
+H.contains(vim.wo[proposed_win].winbar, "✓1 ✗1", "one rejected")
 local marks = vim.api.nvim_buf_get_extmarks(vim.api.nvim_win_get_buf(proposed_win), -1, 0, -1, { details = true })
 local words = {}
 for _, mark in ipairs(marks) do
-  if mark[4].virt_text then
-    words[#words + 1] = mark[4].virt_text[1][1]:match("(%a+) ·")
+  if mark[4].virt_lines then
+    H.ok(mark[4].virt_lines_above, "notes sit above their hunk")
+    words[#words + 1] = mark[4].virt_lines[1][1][1]:match("(%a+) ·")
   end
 end
 H.eq(words, { "accepted", "rejected" }, "each hunk shows its decision")
-
--- Applying with a pending hunk is refused and shows the pending one.
-H.keys("<CR>")
-H.ok(H.find_notification(seen, "1 change(s) still pending", vim.log.levels.WARN), "pending changes block apply")
-H.contains(buf_name(vim.api.nvim_get_current_win()), "/2/proposed/test_leap.py", "jumped to the pending file")
-H.contains(vim.wo[vim.api.nvim_get_current_win()].winbar, "[file 2/2]", "on the new file")
-local left = buf_name(wins[1])
-H.contains(left, "/2/current/test_leap.py", "the new file's current side")
-H.keys("A")
+H.keys("]f")
+H.eq(vim.fn.bufname(vim.api.nvim_get_current_buf()), "little-coder review: test_leap.py", "the new file")
+H.contains(vim.wo[vim.api.nvim_get_current_win()].winbar, "[file 2/2]  ✓1 ✗0", "accepted too")
+H.eq(vim.fn.bufname(vim.api.nvim_win_get_buf(wins[1])), "little-coder review: test_leap.py (current)",
+  "its current side")
 H.keys("<CR>")
 
 -- 5. Exactly the accepted changes, in the buffer and on disk; the server reads the outcome back.
@@ -142,8 +141,9 @@ H.eq(vim.fn.tabpagenr("$"), 1, "the review tab closed")
 H.eq(session.state, "partial", "the server saw a partial application")
 H.eq(#session.accepted, 2, "two hunks accepted")
 H.eq(#session.rejected, 1, "one hunk rejected")
-H.ok(H.find_notification(seen, "implement `is_leap` — 2 of 3 changes applied; :LittleCoder revise"),
-  "the result is reported")
+H.ok(H.find_notification(seen, "little-coder: implement `is_leap` — Applied 2 of 3 changes. Rejected: leap.py: "
+  .. "line 10 (+1 −1)."), "the server's summary is shown as it is")
+H.contains(lc.instance().messages:on_screen() or "", "Applied 2 of 3 changes", "and stays on screen")
 local buffer_text = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") .. "\n"
 H.eq(buffer_text, expected_leap, "the buffer holds exactly the accepted hunk")
 H.eq(H.read(workspace .. "/leap.py"), expected_leap, "the file on disk too")

@@ -1,4 +1,4 @@
--- The plugin's logic without a server: position encodings, hunks and partial application
+-- The plugin's logic without a server: position encodings and the server's plain edits
 -- (little_coder.edits), the range a command sends, completion, option checks, the statusline text.
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "helpers.lua"))
 local edits = require("little_coder.edits")
@@ -60,8 +60,8 @@ local edit = {
     ["lc-hunk-3"] = { label = "test_leap.py: new file (+2)", needsConfirmation = true },
   },
 }
-H.ok(edits.needs_review(edit), "annotations needing confirmation make the edit reviewable")
-H.ok(not edits.needs_review({ changes = {} }), "a plain edit is not reviewed")
+H.ok(edits.needs_review(edit), "annotations needing confirmation ask for a review")
+H.ok(not edits.needs_review({ changes = {} }), "a plain edit does not")
 
 local texts = { [uri] = current }
 local files, err = edits.collect(edit, "utf-16", function(u)
@@ -71,50 +71,22 @@ H.ok(files, "collect failed: " .. tostring(err))
 H.eq(#files, 2, "two files")
 local leap, created = files[1], files[2]
 H.eq({ leap.op, leap.version, #leap.hunks }, { "edit", 7, 2 }, "leap.py: a versioned edit with two hunks")
-H.eq({ leap.hunks[1].id, leap.hunks[2].id }, { "lc-hunk-1", "lc-hunk-2" }, "hunks sorted by position")
-H.eq(leap.hunks[1].label, "leap.py: line 2 (+3 −1)", "labels come from the annotations")
-H.eq(leap.hunks[1].old, { first = 1, count = 1 }, "hunk 1 replaces line 2")
-H.eq(leap.hunks[1].new, { first = 1, count = 3 }, "hunk 1 becomes lines 2-4")
-H.eq(leap.hunks[2].old, { first = 5, count = 1 }, "hunk 2 replaces line 6")
-H.eq(leap.hunks[2].new, { first = 7, count = 1 }, "hunk 2 moved down by the two lines hunk 1 added")
-H.eq(edits.hunk_at(leap, "new", 6, 8), nil, "no hunk on an unchanged line")
-H.eq(edits.hunk_at(leap, "new", 3, 8).id, "lc-hunk-1", "line 4 of the proposal belongs to hunk 1")
-H.eq(edits.hunk_at(leap, "old", 5, 5).id, "lc-hunk-2", "line 6 of the current text belongs to hunk 2")
+H.eq({ leap.hunks[1].edit.annotationId, leap.hunks[2].edit.annotationId }, { "lc-hunk-1", "lc-hunk-2" },
+  "hunks sorted by position")
+H.eq(leap.proposed, current:gsub("    raise NotImplementedError\n", "    if year %% 400 == 0:\n        return True\n"
+  .. "    return year %% 4 == 0\n"):gsub('"common"', '"common year 🗓"'), "every edit applied")
 
 H.eq(created.op, "create", "the new file")
 H.eq(#created.hunks, 1, "a new file is one hunk")
-H.eq(created.hunks[1].label, "test_leap.py: new file (+2)", "new-file label")
 H.eq(created.proposed, "def test_leap():\n    assert leap(2000)\n", "new-file text")
 
-leap.hunks[1].decision = "reject"
-leap.hunks[2].decision = "accept"
-H.eq(
-  edits.accepted_text(leap),
-  current:gsub('"common"', '"common year 🗓"'),
-  "only the accepted hunk is applied"
-)
-leap.hunks[1].decision = "accept"
-H.eq(edits.accepted_text(leap), leap.proposed, "every hunk accepted gives the proposal")
-
--- Pure insertions and deletions sit on the line where they happen.
 local deletion = { changes = { [uri] = {
   { range = { start = { line = 2, character = 0 }, ["end"] = { line = 4, character = 0 } }, newText = "" },
 } } }
 local plain = assert(edits.collect(deletion, "utf-8", function()
   return current
 end))
-H.eq(plain[1].hunks[1].old, { first = 2, count = 2 }, "a deletion covers the deleted lines")
-H.eq(plain[1].hunks[1].new, { first = 2, count = 0 }, "and no proposed line")
-H.eq(edits.hunk_at(plain[1], "new", 2, 4).index, 1, "found on the line after it")
-
--- A deletion at the very end has no line on the proposed side: it sits on the last line shown.
-local tail = assert(edits.collect({ changes = { [uri] = {
-  { range = { start = { line = 5, character = 0 }, ["end"] = { line = 6, character = 0 } }, newText = "" },
-} } }, "utf-8", function()
-  return current
-end))
-H.eq(tail[1].hunks[1].new, { first = 5, count = 0 }, "after the last proposed line")
-H.eq(edits.hunk_at(tail[1], "new", 4, 4).index, 1, "reachable from the last line")
+H.eq(plain[1].proposed, current:gsub("\n\ndef label", "def label"), "a deletion")
 
 -- CRLF text: the "\r" is part of the terminator, never a column.
 local crlf = "a = 1\r\nb = 2\r\n"
@@ -138,7 +110,7 @@ local _, renamed = edits.collect({ documentChanges = { { kind = "rename", oldUri
   "utf-8", function()
     return current
   end)
-H.contains(renamed or "", "renaming", "renames are refused")
+H.contains(renamed or "", "renames", "renames are left to Neovim's handler")
 
 -- The range of a charwise visual selection, in the client's encoding; the end is after the last char.
 local commands = require("little_coder.commands")
@@ -165,6 +137,8 @@ H.eq(commands.complete(nil, "", "LittleCoder "), commands.SUBCOMMANDS, "all subc
 H.eq(commands.complete(nil, "u", "'<,'>LittleCoder u"), { "undo" }, "after a range too")
 H.eq(commands.complete(nil, "", "LittleCoder cancel "), { "all" }, "cancel takes all")
 H.eq(commands.complete(nil, "", "LittleCoder revise "), {}, "revise takes free text")
+H.eq(commands.complete({ reviews = { closed = { "s1", "s2" } } }, "", "LittleCoder review "), { "s2", "s1" },
+  "review completes the closed reviews, newest first")
 
 -- Options are checked and named.
 local config = require("little_coder.config")
@@ -255,89 +229,6 @@ commands.undo(commands_app, { args = "undo" })
 H.eq(notes[#notes], { refused, WARN }, "the server's words, exactly, as a warning")
 H.eq(#notes, count + 1, "once")
 H.eq(sessions:get("s4").state, "partial", "still partial: nothing was undone")
-
--- The review tab on its own: navigation, decisions, help, and what apply / q / closing answer.
-local Review = require("little_coder.review")
-local dir = vim.fn.tempname()
-vim.fn.mkdir(dir, "p")
-local a_path, b_path = dir .. "/a.txt", dir .. "/sub/b.txt"
-H.write(a_path, "1\n2\n3\n4\n5\n")
-local function review_edit()
-  local changes = assert(edits.collect({
-    documentChanges = {
-      { textDocument = { uri = vim.uri_from_fname(a_path) }, edits = {
-        { range = { start = { line = 1, character = 0 }, ["end"] = { line = 2, character = 0 } }, newText = "two\n" },
-        { range = { start = { line = 4, character = 0 }, ["end"] = { line = 5, character = 0 } }, newText = "five\n" },
-      } },
-      { kind = "create", uri = vim.uri_from_fname(b_path) },
-      { textDocument = { uri = vim.uri_from_fname(b_path) }, edits = {
-        { range = { start = { line = 0, character = 0 }, ["end"] = { line = 0, character = 0 } }, newText = "new\n" },
-      } },
-    },
-  }, "utf-16", require("little_coder.files").read))
-  local answer
-  local review = Review.new({
-    id = 100 + math.random(1000), label = "little-coder: unit", files = changes, encoding = "utf-16",
-    keymaps = require("little_coder.config").defaults.review.keymaps, write = true,
-    notify = function() end, flush = function() end,
-    on_done = function(result)
-      answer = result
-    end,
-  })
-  review:open()
-  return review, function()
-    return answer
-  end
-end
-local function bar()
-  return vim.wo[vim.api.nvim_get_current_win()].winbar
-end
-local function line()
-  return vim.api.nvim_win_get_cursor(0)[1]
-end
-
-local review, answer = review_edit()
-H.eq(line(), 2, "the cursor starts on the first change")
-H.keys("]h")
-H.eq(line(), 5, "]h: the next change")
-H.keys("[h")
-H.eq(line(), 2, "[h: the previous one")
-H.eq(vim.api.nvim_win_get_height(review.help_win), 2, "the short help")
-H.keys("?")
-H.ok(vim.api.nvim_win_get_height(review.help_win) > 8, "? shows the long help")
-H.keys("?")
-H.keys("R")
-H.contains(bar(), "✓0 ✗2 ?0", "R rejects the file")
-H.keys("gA")
-H.contains(bar(), "✓2 ✗0 ?0", "gA accepts everything")
-H.keys("r")
-H.contains(bar(), "✓1 ✗1 ?0", "r rejects the change under the cursor")
-H.keys("]f")
-H.contains(bar(), "[file 2/2]  ✓1 ✗0 ?0", "]f: the new file, accepted by gA")
-H.keys("[f")
-H.contains(bar(), "[file 1/2]", "[f: back")
-H.keys("<CR>")
-H.eq(answer(), { applied = true }, "apply answers applied")
-H.eq(H.read(a_path), "1\n2\n3\n4\nfive\n", "only the accepted change, written to the closed file")
-H.eq(H.read(b_path), "new\n", "the new file")
-H.eq(vim.fn.tabpagenr("$"), 1, "the tab is gone")
-
-os.remove(b_path)
-local _, answer_q = review_edit()
-H.keys("gA")
-H.keys("q")
-H.eq(answer_q(), { applied = false, failureReason = "the review was closed without applying the changes" },
-  "q answers not applied")
-H.eq(H.read(a_path), "1\n2\n3\n4\nfive\n", "q writes nothing")
-H.eq(vim.uv.fs_stat(b_path), nil, "nor creates anything")
-
-local closed, answer_closed = review_edit()
-vim.api.nvim_win_close(closed.old_win, true)
-H.wait(1000, function()
-  return answer_closed() ~= nil
-end, "closing a review window to end the review")
-H.eq(answer_closed().applied, false, "closing a window is quitting")
-H.eq(vim.fn.tabpagenr("$"), 1, "and the whole tab goes")
 
 -- The help file has valid tags: `:help little-coder` and `:help :LittleCoder` find it.
 local doc = vim.fn.tempname() .. "/doc"

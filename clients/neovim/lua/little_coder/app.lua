@@ -1,9 +1,12 @@
 --- One configured plugin: the language-server client configuration, the handlers for what the server
---- sends, the sessions, the log and the review queue. `setup()` makes one; all state lives in it.
+--- sends, the sessions, the log, the messages and the review queue. `setup()` makes one; all state
+--- lives in it.
 local apply = require("little_coder.apply")
 local edits = require("little_coder.edits")
 local files = require("little_coder.files")
 local Log = require("little_coder.log")
+local Messages = require("little_coder.messages")
+local Proposal = require("little_coder.proposal")
 local Review = require("little_coder.review")
 local Sessions = require("little_coder.sessions")
 
@@ -17,15 +20,20 @@ App.__index = App
 App.NAME = "little_coder"
 local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
 local MESSAGE_LEVEL = { ERROR, WARN, INFO, vim.log.levels.DEBUG }
+-- Keys typed this soon after a kept message were not typed in answer to it: they leave it on screen.
+local MESSAGE_LINGER_MS = 1500
 
 --- @param config little_coder.Config
 function App.new(config)
   local self = setmetatable({
     config = config,
     log = Log.new(config.log_lines),
-    reviews = { current = nil, queue = {}, count = 0 },
+    messages = Messages.new(config.notify.float, MESSAGE_LINGER_MS),
+    -- closed: sessions whose review the user closed, newest last (`:LittleCoder review` reopens one)
+    reviews = { current = nil, queue = {}, count = 0, closed = {} },
     exiting = false, -- Neovim is quitting: a server stopping then is no news
     redraw_pending = false,
+    reporting_end = false, -- the sessions module is reporting a session's end: its words are the outcome
   }, App)
   self.sessions = Sessions.new(function(message, level)
     self:notify(message, level)
@@ -35,8 +43,13 @@ function App.new(config)
   return self
 end
 
-function App:notify(message, level)
-  vim.notify(message, level or INFO, { title = "little-coder" })
+--- Tell the user. Outcomes, warnings and errors stay on screen until the user presses a key (`persist`).
+--- @param message string
+--- @param level? integer
+--- @param persist? boolean
+function App:notify(message, level, persist)
+  level = level or INFO
+  self.messages:add(message, level, persist or level >= WARN or self.reporting_end)
 end
 
 function App:_status_changed()
@@ -115,16 +128,18 @@ function App:client_config()
         workspaceTrusted = App.trusts(client_config.root_dir),
       })
     end,
-    -- The plugin reviews rich edits itself, so it asks for all of them: versioned documentChanges,
-    -- file creation and per-hunk change annotations.
+    -- The plugin reviews a session's changes in its own tab (littleCoder/review), and applies the
+    -- server's plain edits with versioned documentChanges and file operations. Change annotations
+    -- are not announced: an edit the plugin does not review is one the server asked about first (the
+    -- `each` review setting asks Apply / Discard per change).
     capabilities = {
       workspace = {
         workspaceEdit = {
           documentChanges = true,
           resourceOperations = { "create", "rename", "delete" },
-          changeAnnotationSupport = { groupsOnLabel = false },
         },
       },
+      experimental = { littleCoder = { review = 1 } },
     },
     handlers = self:handlers(),
     -- Code actions carry littleCoder.implement: run it here to learn the session id it starts.
@@ -145,6 +160,14 @@ function App:handlers()
   return {
     ["workspace/applyEdit"] = function(_, params, ctx)
       return self:apply_edit(params, ctx)
+    end,
+    ["littleCoder/review"] = function(_, params, ctx)
+      return self:review(params, ctx)
+    end,
+    ["littleCoder/reviewUpdate"] = function(_, params)
+      if params and params.sessionId and params.file then
+        self:review_update(params.sessionId, params.file)
+      end
     end,
     ["$/progress"] = function(err, params, ctx)
       -- Neovim's own handler first: it feeds LspProgress, which fidget.nvim and others show.
@@ -171,7 +194,7 @@ function App:handlers()
     ["window/showMessage"] = function(_, params)
       self.sessions:shown_message(params.message)
       self.log:add(params.message)
-      self:notify(params.message, MESSAGE_LEVEL[params.type] or INFO)
+      self:notify(params.message, MESSAGE_LEVEL[params.type] or INFO, true)
     end,
   }
 end
@@ -272,14 +295,23 @@ end
 --- @param bufnr integer
 --- @param on_result? fun(result: table)
 --- @param any_buffer? boolean the command does not need this buffer to be served
-function App:execute(command, args, bufnr, on_result, any_buffer)
+--- @param on_error? fun(message: string) instead of notifying the error
+function App:execute(command, args, bufnr, on_result, any_buffer, on_error)
   local client = self:client(bufnr, any_buffer)
   if not client then
+    if on_error then
+      on_error("the language server is not running")
+    end
     return
   end
   client:request("workspace/executeCommand", { command = command, arguments = { args } }, function(err, result)
     if err then
-      self:notify(("little-coder: %s"):format(err.message or vim.inspect(err)), ERROR)
+      local message = err.message or vim.inspect(err)
+      if on_error then
+        on_error(message)
+      else
+        self:notify("little-coder: " .. message, ERROR)
+      end
       return
     end
     if type(result) == "table" and result.sessionId then
@@ -291,51 +323,83 @@ function App:execute(command, args, bufnr, on_result, any_buffer)
   end, bufnr)
 end
 
+--- The open or queued review of a session.
+--- @return little_coder.Review?
+function App:_review_of(session_id)
+  local reviews = self.reviews
+  if reviews.current and not reviews.current.done and reviews.current.proposal.session_id == session_id then
+    return reviews.current
+  end
+  for _, queued in ipairs(reviews.queue) do
+    if queued.proposal.session_id == session_id then
+      return queued
+    end
+  end
+  return nil
+end
+
 --- `littleCoder/sessionFinished`: report it, and close its review if one is still open (the session
 --- was cancelled while the user was reviewing).
 function App:session_finished(status)
-  local label = "little-coder: " .. (status.title or "")
-  local reviews = self.reviews
-  if reviews.current and reviews.current.opts.label == label then
-    reviews.current:quit("the session ended (" .. status.state .. ") before the review was applied")
-  end
-  for i = #reviews.queue, 1, -1 do
-    local queued = reviews.queue[i]
-    if queued.opts.label == label then
-      table.remove(reviews.queue, i)
-      queued.opts.on_done({ applied = false, failureReason = "the session ended before the review opened" })
+  local review = self:_review_of(status.sessionId)
+  if review then
+    local reason = ("the session ended (%s) before the review was applied"):format(status.state)
+    if review == self.reviews.current then
+      review:abort(reason)
+    else
+      self.reviews.queue = vim.tbl_filter(function(queued)
+        return queued ~= review
+      end, self.reviews.queue)
+      review.opts.on_done(review.proposal:result("close"))
     end
   end
+  if status.state ~= "closed" then
+    -- Only a review the server keeps as closed can be reopened (not one of a cancelled session).
+    self.reviews.closed = vim.tbl_filter(function(id)
+      return id ~= status.sessionId
+    end, self.reviews.closed)
+  end
+  self.reporting_end = true
   self.sessions:finished(status)
+  self.reporting_end = false
 end
 
 --- Make the server see a buffer's changes now: Neovim sends didChange after a debounce, but a
---- request flushes pending changes first, and the server reads the review's outcome from them as
---- soon as it has the reply.
-function App:flush(client_id, bufnr)
-  local client = vim.lsp.get_client_by_id(client_id)
-  if client and client.attached_buffers[bufnr] then
+--- request flushes pending changes first.
+--- @param bufnr integer
+function App:flush(bufnr)
+  for _, client in ipairs(vim.lsp.get_clients({ name = App.NAME, bufnr = bufnr })) do
     client:request("workspace/executeCommand", { command = "littleCoder.status", arguments = {} }, function() end, bufnr)
   end
 end
 
---- `workspace/applyEdit`: edits that ask for confirmation go through the review tab (the reply waits
---- for the user without blocking the editor); others are applied as they are.
+--- Flush the user's buffers of every file of a review.
+--- @param proposal little_coder.Proposal
+function App:_flush_files(proposal)
+  for _, file in ipairs(proposal.files) do
+    local bufnr = files.find_buffer(vim.uri_to_fname(file.uri))
+    if bufnr then
+      self:flush(bufnr)
+    end
+  end
+end
+
+--- `workspace/applyEdit`: the server's plain edits (the reviewed selection, an undo, the `each` and
+--- `direct` review settings), applied at once. The plugin reviews through `littleCoder/review`: an
+--- edit that still asks for confirmation (a server that ignores the capabilities) is refused rather
+--- than applied unseen.
 function App:apply_edit(params, ctx)
   local client = vim.lsp.get_client_by_id(ctx.client_id)
   local encoding = client and client.offset_encoding or "utf-16"
   local edit = params.edit or {}
-  local reviewed = edits.needs_review(edit)
+  if edits.needs_review(edit) then
+    local reason = "this plugin reviews changes in its review tab and does not confirm annotated edits"
+    self:notify(("little-coder: %s not applied: %s"):format(params.label or "an edit", reason), ERROR)
+    return { applied = false, failureReason = reason }
+  end
   local changes, err = edits.collect(edit, encoding, files.read)
   if not changes then
-    if not reviewed then
-      return vim.lsp.handlers["workspace/applyEdit"](nil, params, ctx)
-    end
-    self:notify(("little-coder: cannot review %s: %s"):format(params.label or "the edit", err), ERROR)
-    return { applied = false, failureReason = err }
-  end
-  if #changes == 0 then
-    return { applied = true }
+    return vim.lsp.handlers["workspace/applyEdit"](nil, params, ctx)
   end
   for _, file in ipairs(changes) do
     local bufnr = file.version and files.find_buffer(file.path)
@@ -345,45 +409,60 @@ function App:apply_edit(params, ctx)
       return { applied = false, failureReason = reason }
     end
   end
-  local options = {
+  local changed, problems = apply.all(changes, {
     encoding = encoding,
     write = self.config.review.write,
     flush = function(bufnr)
-      self:flush(ctx.client_id, bufnr)
+      self:flush(bufnr)
     end,
-  }
-  if not reviewed then
-    for _, file in ipairs(changes) do
-      for _, hunk in ipairs(file.hunks) do
-        hunk.decision = "accept"
-      end
-    end
-    local changed, problems = apply.accepted(changes, options)
-    if #problems > 0 then
-      self:notify("little-coder: " .. table.concat(problems, "; "), ERROR)
-    end
-    if changed == 0 and #problems > 0 then
-      return { applied = false, failureReason = table.concat(problems, "; ") }
-    end
-    return { applied = true }
+  })
+  if #problems > 0 then
+    self:notify("little-coder: " .. table.concat(problems, "; "), ERROR)
   end
+  if changed == 0 and #problems > 0 then
+    return { applied = false, failureReason = table.concat(problems, "; ") }
+  end
+  return { applied = true }
+end
 
+--- `littleCoder/review`: open the review tab (queued behind one already open) and answer with the
+--- user's ReviewResult once they apply or close it; the editor is not blocked meanwhile.
+function App:review(params, ctx)
   local co = coroutine.running()
-  if not co then
-    return { applied = false, failureReason = "this Neovim cannot answer a request after a review" }
+  if not co or type(params) ~= "table" then
+    return { action = "close", decisions = vim.empty_dict(), edited = vim.empty_dict() }
   end
+  local proposal = Proposal.new(params)
+  self.reviews.closed = vim.tbl_filter(function(id)
+    return id ~= proposal.session_id
+  end, self.reviews.closed)
   local answered, answer, waiting = false, nil, false
   self.reviews.count = self.reviews.count + 1
-  local review = Review.new(vim.tbl_extend("force", options, {
+  local review = Review.new({
     id = self.reviews.count,
-    label = params.label or "little-coder",
-    files = changes,
+    proposal = proposal,
     keymaps = self.config.review.keymaps,
-    notify = function(message, level)
-      self:notify(message, level)
+    notify = function(message, level, persist)
+      self:notify(message, level, persist)
+    end,
+    flush = function(bufnr)
+      self:flush(bufnr)
+    end,
+    test_selection = function(args, done)
+      self:_flush_files(proposal)
+      self:execute("littleCoder.testSelection", args, vim.api.nvim_get_current_buf(), function(result)
+        done(result)
+      end, true, function(message)
+        done(nil, message)
+      end)
     end,
     on_done = function(result)
       answered, answer = true, result
+      if result.action == "close" then
+        table.insert(self.reviews.closed, proposal.session_id)
+      end
+      -- The reply must not overtake the user's last edits of the files under review.
+      self:_flush_files(proposal)
       vim.schedule(function()
         self:_next_review()
       end)
@@ -394,7 +473,7 @@ function App:apply_edit(params, ctx)
         end
       end
     end,
-  }))
+  })
   table.insert(self.reviews.queue, review)
   self:_next_review()
   if answered then
@@ -402,6 +481,32 @@ function App:apply_edit(params, ctx)
   end
   waiting = true
   return coroutine.yield()
+end
+
+--- `littleCoder/reviewUpdate`: the server rebased a file under review on the user's edits.
+function App:review_update(session_id, file)
+  local review = self:_review_of(session_id)
+  if not review then
+    return
+  end
+  if review == self.reviews.current and review.tab then
+    review:file_updated(file.uri, function()
+      return review.proposal:update(file)
+    end)
+  else
+    review.proposal:update(file)
+  end
+end
+
+--- `:LittleCoder review [session]`: ask the server to send a closed review again.
+--- @param session_id? string default: the review closed last
+function App:reopen(session_id)
+  session_id = session_id or self.reviews.closed[#self.reviews.closed]
+  if not session_id then
+    self:notify("little-coder: no closed review to reopen", INFO)
+    return
+  end
+  self:execute("littleCoder.review", { sessionId = session_id }, vim.api.nvim_get_current_buf(), nil, true)
 end
 
 --- Open the next queued review when none is open.
@@ -415,10 +520,19 @@ function App:_next_review()
   if not review then
     return
   end
-  local session = self.sessions:reviewing(review.opts.label)
+  local proposal = review.proposal
+  local session = self.sessions:reviewing(proposal.label)
+  if not session then
+    -- A reopened review: its session had finished as "closed".
+    session = self.sessions:get(proposal.session_id)
+    session.state = "reviewing"
+    self:_status_changed()
+  end
   local summary = session and session.summary and (" — " .. session.summary) or ""
-  self:notify(("%s%s: review %d change(s) in %d file(s)"):format(review.opts.label, summary,
-    #review:all_hunks(), #review.files), INFO)
+  local counts = proposal:counts()
+  local conflicts = counts.conflicts > 0 and (", %d conflict(s)"):format(counts.conflicts) or ""
+  self:notify(("%s%s: review %d change(s) in %d file(s)%s"):format(proposal.label, summary,
+    counts.applied + counts.left, #proposal.files, conflicts), INFO)
   review:open()
 end
 

@@ -1,7 +1,6 @@
---- Writing chosen hunks into the user's files: an open buffer is edited in place (keeping its undo
---- history and marks) and saved when it had no unsaved changes; a file that is not open is edited
---- on disk; new files are created, deleted files removed.
-local edits = require("little_coder.edits")
+--- Writing the server's plain edits into the user's files: an open buffer is edited in place (keeping
+--- its undo history and marks) and saved when it had no unsaved changes; a file that is not open is
+--- edited on disk; new files are created, deleted files removed.
 local files = require("little_coder.files")
 
 local M = {}
@@ -15,24 +14,10 @@ local function relative(path)
   return vim.fn.fnamemodify(path, ":~:.")
 end
 
---- Has any file changed since the edit was made against it? Returns the first such path.
---- @param changes little_coder.FileChange[]
---- @return string?
-function M.stale(changes)
-  for _, file in ipairs(changes) do
-    local expected = file.op ~= "create" and file.current or nil
-    if files.read(file.uri) ~= expected then
-      return relative(file.path)
-    end
-  end
-  return nil
-end
-
 --- @param file little_coder.FileChange
---- @param accepted little_coder.Hunk[]
 --- @param opts little_coder.ApplyOptions
 --- @return string? error
-local function apply_file(file, accepted, opts)
+local function apply_file(file, opts)
   if file.op == "delete" then
     local ok, err = os.remove(file.path)
     if not ok then
@@ -46,13 +31,13 @@ local function apply_file(file, accepted, opts)
   end
   local bufnr = file.op == "edit" and files.find_buffer(file.path) or nil
   if not bufnr then
-    local err = files.write_disk(file.path, edits.accepted_text(file))
+    local err = files.write_disk(file.path, file.proposed)
     return err and ("cannot write %s: %s"):format(relative(file.path), err) or nil
   end
   local unsaved = vim.bo[bufnr].modified
   local text_edits = vim.tbl_map(function(hunk)
     return hunk.edit
-  end, accepted)
+  end, file.hunks)
   vim.lsp.util.apply_text_edits(text_edits, bufnr, opts.encoding)
   -- The user's unsaved work stays unsaved: only a buffer that was clean is written.
   if opts.write and not unsaved then
@@ -67,24 +52,19 @@ local function apply_file(file, accepted, opts)
   return nil
 end
 
---- Apply the hunks decided "accept" of every file.
+--- Apply every file's changes.
 --- @param changes little_coder.FileChange[]
 --- @param opts little_coder.ApplyOptions
 --- @return integer changed files changed
 --- @return string[] problems
-function M.accepted(changes, opts)
+function M.all(changes, opts)
   local changed, problems = 0, {}
   for _, file in ipairs(changes) do
-    local accepted = vim.tbl_filter(function(hunk)
-      return hunk.decision == "accept"
-    end, file.hunks)
-    if #accepted > 0 then
-      local err = apply_file(file, accepted, opts)
-      if err then
-        problems[#problems + 1] = err
-      else
-        changed = changed + 1
-      end
+    local err = apply_file(file, opts)
+    if err then
+      problems[#problems + 1] = err
+    else
+      changed = changed + 1
     end
   end
   return changed, problems

@@ -1,4 +1,4 @@
---- `:LittleCoder {implement|ask|cancel|undo|revise|status|log}`: what each subcommand sends to the
+--- `:LittleCoder {implement|ask|cancel|undo|revise|review|status|log|messages}`: what each subcommand sends to the
 --- server, and its completion. Every request is asynchronous; answers arrive as notifications.
 local edits = require("little_coder.edits")
 
@@ -6,7 +6,7 @@ local M = {}
 
 local INFO, WARN, ERROR = vim.log.levels.INFO, vim.log.levels.WARN, vim.log.levels.ERROR
 
-M.SUBCOMMANDS = { "implement", "ask", "cancel", "undo", "revise", "status", "log" }
+M.SUBCOMMANDS = { "implement", "ask", "cancel", "undo", "revise", "review", "status", "log", "messages" }
 
 --- An LSP position for a 0-based line and byte column of `bufnr`.
 local function position(bufnr, line, byte, encoding)
@@ -147,6 +147,13 @@ function M.revise(app, opts)
   app:execute("littleCoder.revise", args, vim.api.nvim_get_current_buf(), nil, true)
 end
 
+--- `review [session]` reopens a review the user closed (default: the last one).
+--- @param app little_coder.App
+function M.review(app, opts)
+  local which = rest(opts)
+  app:reopen(which ~= "" and which or nil)
+end
+
 --- @param app little_coder.App
 function M.status(app, opts)
   local which = rest(opts)
@@ -178,6 +185,12 @@ function M.log(app)
 end
 
 --- @param app little_coder.App
+function M.messages(app)
+  app.messages:dismiss()
+  app.messages:open()
+end
+
+--- @param app little_coder.App
 function M.run(app, opts)
   local name = opts.fargs[1]
   local handler = name and vim.tbl_contains(M.SUBCOMMANDS, name) and M[name]
@@ -204,6 +217,8 @@ function M.complete(app, arglead, cmdline)
       vim.list_extend(candidates, app and app.sessions:ids(true) or {})
     elseif sub == "undo" or sub == "status" then
       candidates = app and app.sessions:ids(false) or {}
+    elseif sub == "review" then
+      candidates = app and vim.fn.reverse(vim.deepcopy(app.reviews.closed)) or {}
     end
   end
   return vim.tbl_filter(function(candidate)

@@ -9,7 +9,7 @@ local M = {}
 --- @field settings table the `littleCoder` settings (backend, baseUrl, model, maxTurns, review, ...)
 --- @field lsp_api "auto"|"config"|"start" vim.lsp.config/enable (0.11+), or vim.lsp.start per buffer
 --- @field review {write: boolean, keymaps: table<string, string|false>}
---- @field notify {turns: boolean}
+--- @field notify {turns: boolean, float: boolean}
 --- @field log_lines integer
 
 --- @type little_coder.Config
@@ -25,7 +25,8 @@ M.defaults = {
   settings = {},
   lsp_api = "auto",
   review = {
-    -- Save reviewed files: files that were not open, and open buffers without unsaved changes.
+    -- Save what the server's edits change: files that were not open, and open buffers without
+    -- unsaved changes.
     write = true,
     keymaps = {
       accept_hunk = "a",
@@ -34,17 +35,22 @@ M.defaults = {
       reject_file = "R",
       accept_all = "gA",
       reject_all = "gR",
+      mine = "gm",
+      agent = "ga",
+      both = "gb",
       next_hunk = "]h",
       prev_hunk = "[h",
       next_file = "]f",
       prev_file = "[f",
       apply = "<CR>",
+      back = "<Esc>",
       quit = "q",
       help = "?",
     },
   },
   notify = {
     turns = false, -- also vim.notify every turn (the statusline always shows it)
+    float = true, -- keep outcomes, conflicts and warnings on screen until the user presses a key
   },
   log_lines = 5000,
 }
@@ -95,6 +101,7 @@ function M.resolve(opts)
     { "review.write", type(config.review.write) == "boolean", "a boolean" },
     { "review.keymaps", type(config.review.keymaps) == "table", "a table" },
     { "notify.turns", type(config.notify.turns) == "boolean", "a boolean" },
+    { "notify.float", type(config.notify.float) == "boolean", "a boolean" },
     { "log_lines", type(config.log_lines) == "number" and config.log_lines >= 100, "a number >= 100" },
   }
   for _, check in ipairs(checks) do

@@ -1,6 +1,6 @@
 --- `:checkhealth little_coder`: is the language server there, on a recent enough Python, are the
---- settings valid, does the model server answer. The last three are asked of the server's own Python
---- (python/little_coder_probe.py), so the verdicts are the server's.
+--- settings valid, does the model server answer and list the configured model. The last three are
+--- asked of the server's own Python (python/little_coder_probe.py), so the verdicts are the server's.
 local M = {}
 
 local PROBE_TIMEOUT_MS = 30000
@@ -140,7 +140,16 @@ function M.check()
       "or point settings.baseUrl at your model server",
     })
   else
-    health.ok(("model server reachable: %s at %s, model %s"):format(server.backend, server.base_url, server.model))
+    local models = server.models or {}
+    local listed = #models > 0 and table.concat(models, ", ") or "none"
+    health.ok(("model server reachable: %s at %s lists %d model(s): %s"):format(server.backend, server.base_url,
+      #models, listed))
+    if vim.tbl_contains(models, server.model) then
+      health.ok("model " .. server.model)
+    else
+      health.warn(("model %s is not among the models the server lists"):format(server.model),
+        { "set settings.model to one of them, or download it (e.g. ollama pull " .. server.model .. ")" })
+    end
   end
 
   if app then

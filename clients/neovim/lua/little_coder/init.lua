@@ -97,6 +97,22 @@ function M.revise(comment)
   end
 end
 
+--- Reopen a review closed with `q` (default: the last one).
+function M.review(session_id)
+  local instance = configured()
+  if instance then
+    instance:reopen(session_id)
+  end
+end
+
+--- The history of the plugin's messages.
+function M.messages()
+  local instance = configured()
+  if instance then
+    commands.messages(instance)
+  end
+end
+
 function M.log()
   local instance = configured()
   if instance then
