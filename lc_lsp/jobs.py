@@ -47,12 +47,15 @@ from lc_lsp.host import EditorHost
 from lc_lsp.hunk_links import Need, left_out, names_in, needs
 from lc_lsp.progress import SessionReporter, change_summary
 from lc_lsp.review import (
+    EDITED_IN_REVIEW,
+    EDITED_MEANWHILE,
     ClientEditCaps,
     Hunk,
     Proposal,
     accepted_hunks,
     applied_text,
     build_edit,
+    numbered_after,
     propose,
     rebase,
     uncreatable,
@@ -569,7 +572,7 @@ class Jobs:
             for proposal in list(job.proposals):
                 if unquote(proposal.uri) not in job.reviewing:
                     continue
-                moved = await asyncio.to_thread(self._rebased, proposal)
+                moved = await asyncio.to_thread(self._rebased, proposal, EDITED_IN_REVIEW)
                 if moved is proposal:
                     continue
                 job.proposals = [moved if p is proposal else p for p in job.proposals]
@@ -580,7 +583,7 @@ class Jobs:
 
     async def _apply_selection(self, job: Job, selection: Selection) -> None:
         """Apply exactly what the user chose, as one plain edit, and book per hunk what landed."""
-        proposals = await self._rebase(job, [p for p in job.proposals if p.hunks or p.conflicts])
+        proposals = await self._rebase(job, [p for p in job.proposals if p.hunks or p.conflicts], EDITED_IN_REVIEW)
         choices, texts = selection.choices(), selection.texts()
         landed = await self._apply_choices(job, proposals, choices, texts)
         record_choices(job.verdict, proposals, dict(choices), texts, landed)
@@ -626,7 +629,7 @@ class Jobs:
     async def test_selection(self, job: Job, selection: Selection) -> SelectionTest:
         """The session's last test command, re-run in the sandbox on exactly this selection."""
         history = job.session.history if job.session is not None else []
-        proposals = await self._rebase(job, [p for p in job.proposals if p.hunks or p.conflicts])
+        proposals = await self._rebase(job, [p for p in job.proposals if p.hunks or p.conflicts], EDITED_IN_REVIEW)
         return await run_selection_tests(job.root, self._ls.buffers, job.settings, history, proposals,
                                          selection.choices(), selection.texts())
 
@@ -723,21 +726,21 @@ class Jobs:
             return {h.id for h in proposal.hunks}, set()
         return accepted_hunks(proposal, text)
 
-    async def _rebase(self, job: Job, proposals: list[Proposal]) -> list[Proposal]:
+    async def _rebase(self, job: Job, proposals: list[Proposal], reason: str = EDITED_MEANWHILE) -> list[Proposal]:
         """The proposals moved onto what their documents hold right now (an unopened file has no
         version to guard it, so its disk text is compared): no edit is sent against a stale text.
         `job.proposals` follows."""
         fresh: list[Proposal] = []
         for proposal in proposals:
-            moved = await asyncio.to_thread(self._rebased, proposal)
+            moved = await asyncio.to_thread(self._rebased, proposal, reason)
             if moved is not proposal:
                 job.proposals = [moved if p is proposal else p for p in job.proposals]
             fresh.append(moved)
         return fresh
 
-    def _rebased(self, proposal: Proposal) -> Proposal:
+    def _rebased(self, proposal: Proposal, reason: str = EDITED_MEANWHILE) -> Proposal:
         current, version = self._ls.current_text(proposal.uri)
-        return rebase(proposal, current, version)
+        return rebase(proposal, current, version, reason)
 
     async def _settled_texts(self, proposals: Sequence[Proposal]) -> dict[str, str | None]:
         """The documents' texts once the client's update has arrived: as soon as any of them differs
@@ -817,7 +820,7 @@ class Jobs:
         """The EditorWorkspace hook for review modes `each` and `direct`: True when the change is in."""
 
         async def on_change(name: str, base: str | None, proposed: str) -> bool:
-            proposal = await self._propose(job, FileChange(name, base, proposed))
+            proposal = numbered_after(await self._propose(job, FileChange(name, base, proposed)), job.proposals)
             job.proposals.append(proposal)
             if not proposal.hunks:
                 # Only lines the user changed meanwhile: their answer decides; the agent's text stays its own.

@@ -37,6 +37,7 @@ _CONTEXT = 3  # context lines around each hunk in unified diffs, as `diff -u` do
 
 # Why a change is a conflict, in the words both the user and the model read.
 EDITED_MEANWHILE = "you edited these lines while the agent worked"
+EDITED_IN_REVIEW = "you edited these lines during the review"
 TYPED_DURING = "it replaces lines you typed during the session"
 DELETED_MEANWHILE = "the file was deleted since the agent read it"
 
@@ -171,14 +172,32 @@ def propose(
     return proposal
 
 
+def numbered_after(proposal: Proposal, taken: Sequence[Proposal]) -> Proposal:
+    """`proposal` with its hunks numbered after those of earlier proposals for the same file (review
+    `each` proposes a file once per change), so that every hunk id of a session is its own."""
+    numbers = [_number(h.id) for p in taken if p.path == proposal.path for h in [*p.hunks, *p.conflicts]]
+    shift = max(numbers, default=0)
+    if not shift:
+        return proposal
+    return replace(
+        proposal,
+        hunks=[replace(h, id=f"{proposal.path}#{_number(h.id) + shift}") for h in proposal.hunks],
+        conflicts=[replace(c, id=f"{proposal.path}#{_number(c.id) + shift}") for c in proposal.conflicts],
+    )
+
+
+def _number(hunk_id: str) -> int:
+    tail = hunk_id.rpartition("#")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
 def _keep_ids(previous: Proposal, fresh: Proposal) -> Proposal:
     """`fresh` (a rebase of `previous`) with every hunk that is still the same change, or that became a
     conflict over the same agent lines, under its old id; new hunks get numbers after every old one, so
     a client keeps the user's decisions by id."""
     old = [*previous.hunks, *previous.conflicts]
     unused = list(old)
-    numbers = [int(h.id.rpartition("#")[2]) for h in old if h.id.rpartition("#")[2].isdigit()]
-    next_number = max(numbers, default=0) + 1
+    next_number = max((_number(h.id) for h in old), default=0) + 1
 
     def same(hunk: Hunk) -> Hunk | None:
         # The same change first; else one over the same agent lines (it became a conflict, or the user
@@ -206,7 +225,8 @@ def _keep_ids(previous: Proposal, fresh: Proposal) -> Proposal:
     return replace(fresh, hunks=hunks, conflicts=renamed(fresh.conflicts))
 
 
-def rebase(proposal: Proposal, current_text: str | None, version: int | None) -> Proposal:
+def rebase(proposal: Proposal, current_text: str | None, version: int | None,
+           reason: str = EDITED_MEANWHILE) -> Proposal:
     """`proposal` moved onto what the document holds now, if that changed since it was made (an unopened
     file edited on disk meanwhile, a buffer typed in): its ranges would be stale. Hunks that now collide
     with the document's new text become conflicts, keeping their ids; the earlier conflicts stay."""
@@ -215,6 +235,8 @@ def rebase(proposal: Proposal, current_text: str | None, version: int | None) ->
         return proposal
     fresh = propose(FileChange(proposal.path, before, proposal.proposed_text), current_text, proposal.uri, version,
                     proposal.origin)
+    if reason != EDITED_MEANWHILE:  # the user's edit that made these conflicts happened at another moment
+        fresh.conflicts = [replace(c, reason=reason) if c.reason == EDITED_MEANWHILE else c for c in fresh.conflicts]
     # The earlier conflicts were never part of proposed_text: carry them over to where the user's lines
     # they are about are now. One the user has since rewritten again is found by the fresh merge.
     lines = split_lines(current_text or "")

@@ -264,6 +264,7 @@ async def test_the_review_survives_typing_and_a_touched_hunk_becomes_a_conflict_
     second = update["file"]["hunks"][1]
     assert (second["id"], second["kind"]) == (ids[1], "conflict")
     assert second["oldText"].endswith('"common (mine)"')
+    assert second["reason"] == "you edited these lines during the review"
     gate.set()
     status = await editor.wait_finished(session)
     # The first hunk was applied where it now is; the conflict kept the user's line (the reply said

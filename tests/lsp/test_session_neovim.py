@@ -116,3 +116,22 @@ async def test_undo_deletes_a_created_file_on_a_client_without_delete_edits(
     assert editor.text(f"{folder}/leap.py") == LEAP
     assert not editor.path(f"{folder}/test_leap.py").exists()
     assert isinstance(editor.edit_requests[-1].edit.changes, dict)
+
+
+async def test_review_each_applies_change_by_change_and_sums_up_once(editor: Editor, model: ScriptedModelServer) -> None:
+    folder = "nvim-each"
+    setup_leap(editor, folder)
+    await editor.configure(review="each")
+    try:
+        model.replace_replies(leap_script(folder))
+        editor.default_answer = "Apply"
+        shown = len(editor.client.messages)
+        session = await implement_leap(editor, folder)
+        status = await editor.wait_finished(session)
+    finally:
+        editor.default_answer = None
+        await editor.configure()
+    assert status["state"] == "applied", status
+    assert editor.text(f"{folder}/leap.py") == EXPECTED and editor.text(f"{folder}/test_leap.py") == TESTS
+    told = [m.message for m in editor.client.messages[shown:] if m.message.startswith("little-coder: implement")]
+    assert told == [f"little-coder: implement `leap` — Applied all {len(status['accepted'])} changes."], told
