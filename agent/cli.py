@@ -148,7 +148,7 @@ async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show
 
     from agent.backend import ModelMemory
     from agent.embedded import ensure_model_server
-    from agent.events import SessionFinished
+    from agent.events import SessionFinished, StreamProgress
     from agent.providers.base import ProviderError
     from agent.server_cli import warn
     from agent.session import Session
@@ -156,6 +156,10 @@ async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show
     from agent.workspace import DiskWorkspace
 
     transcript = Transcript(show_reasoning=show_thinking)
+    # On a terminal, where the model stands ("thinking 812/2048 · 38 tok/s") stays on one line that the
+    # transcript's next line replaces; piped, the transcript alone.
+    live = sys.stderr.isatty()
+    shown = False
     final: SessionFinished | None = None
     try:
         # With backend auto and nothing answering, this starts the embedded llama-server for the run.
@@ -164,7 +168,15 @@ async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show
             session = Session(task, workspace, reachable, memory=ModelMemory())
             try:
                 async for event in session.run():
-                    for line in transcript.lines(event):
+                    if live and isinstance(event, StreamProgress):
+                        print(f"\r\x1b[K  … {event.text}", end="", file=sys.stderr, flush=True)
+                        shown = True
+                        continue
+                    lines = transcript.lines(event)
+                    if shown and lines:
+                        print("\r\x1b[K", end="", file=sys.stderr)
+                        shown = False
+                    for line in lines:
                         print(line, file=sys.stderr, flush=True)
                     if isinstance(event, SessionFinished):
                         final = event

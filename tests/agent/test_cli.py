@@ -79,3 +79,38 @@ def test_lsp_subcommand_speaks_json_rpc_with_the_stdio_flag() -> None:
     length = int(header.split(b"\r\n")[0].split(b":")[1])
     reply = json.loads(rest[:length])
     assert reply["id"] == 1 and "capabilities" in reply["result"]
+
+
+def test_a_terminal_shows_where_the_model_stands_on_one_live_line(leap_workspace: Path) -> None:
+    import os
+    import pty
+
+    reasoning = " ".join(f"step{i} checks the century rule" for i in range(150))
+    script = [Reply(reasoning=reasoning, calls=[Call("Edit", {"file_path": "leap.py", "old_string":
+                                                              "    raise NotImplementedError", "new_string": IMPL})],
+                    tokens_per_second=600),
+              Reply("Done.")]
+    with ScriptedModelServer("ollama", script) as server:
+        leader, follower = pty.openpty()  # stderr is a terminal, as for a user
+        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-w", str(leap_workspace), "--backend",
+                                 "ollama", "--base-url", server.base_url, "Implement is_leap"],
+                                stdout=subprocess.DEVNULL, stderr=follower)
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(60) == 0
+        os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    pieces = text.split("\r\x1b[K")
+    live = [piece for piece in pieces if piece.startswith("  … ")]
+    assert any(piece.startswith("  … thinking ") for piece in live), pieces[:5]
+    # A live line is never left in front of a transcript line: each is cleared before the next line.
+    assert all("\n" not in piece and "turn" not in piece for piece in live), live
+    assert "turn 2/20" in text and "Edit leap.py" in text
