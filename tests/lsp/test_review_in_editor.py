@@ -20,12 +20,11 @@ from tests.lsp.test_session_vscode import (
     EXPECTED,
     IMPLEMENTED,
     LEAP,
-    PERM,
-    PERM_TEST,
     TESTS,
     implement_leap,
     leap_script,
     setup_leap,
+    setup_perm,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -282,22 +281,13 @@ async def _next_update(reviewer: Reviewer, count: int) -> dict[str, Any]:
     raise AssertionError("no littleCoder/reviewUpdate")
 
 
-
-
 async def test_a_selection_is_tested_in_the_sandbox_and_a_needed_hunk_is_named(
         editor: Editor, model: ScriptedModelServer, reviewer: Reviewer) -> None:
     folder = "select"
-    editor.write(f"{folder}/perm.py", PERM)
-    editor.write(f"{folder}/test_perm.py", PERM_TEST)
-    editor.open(f"{folder}/perm.py")
-    model.replace_replies([
-        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "def arrangements",
-                                   "new_string": "import itertools\n\n\ndef arrangements"})]),
-        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "    raise NotImplementedError\n",
-                                   "new_string": "    return list(itertools.permutations(items))\n"})]),
+    model.replace_replies(setup_perm(editor, folder, [
         Reply(calls=[Call("Bash", {"command": f"cd {folder} && python -m pytest -q"})]),
         Reply("Implemented with itertools; the test passes."),
-    ])
+    ]))
     results: list[dict[str, Any]] = []
 
     async def answer(review: Review) -> dict[str, Any]:

@@ -43,6 +43,20 @@ PERM_TEST = ("from perm import arrangements\n\n\ndef test_three() -> None:\n"
              "    assert len(arrangements('abc')) == 6\n")
 
 
+def setup_perm(editor: Editor, folder: str, then: list[Reply]) -> list[Reply]:
+    """A stub and its test on disk, the stub open; the script: an import, then the body that uses it."""
+    editor.write(f"{folder}/perm.py", PERM)
+    editor.write(f"{folder}/test_perm.py", PERM_TEST)
+    editor.open(f"{folder}/perm.py")
+    return [
+        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "def arrangements",
+                                   "new_string": "import itertools\n\n\ndef arrangements"})]),
+        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "    raise NotImplementedError\n",
+                                   "new_string": "    return list(itertools.permutations(items))\n"})]),
+        *then,
+    ]
+
+
 def leap_script(folder: str) -> list[Reply]:
     path = f"{folder}/leap.py"
     return [
@@ -562,16 +576,7 @@ async def test_a_conflict_is_asked_about_and_resolved_as_answered(
 async def test_a_needed_hunk_is_named_in_its_annotation_and_leaving_it_out_is_told(
         editor: Editor, model: ScriptedModelServer) -> None:
     folder = "needs"
-    editor.write(f"{folder}/perm.py", PERM)
-    editor.write(f"{folder}/test_perm.py", PERM_TEST)
-    editor.open(f"{folder}/perm.py")
-    model.replace_replies([
-        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "def arrangements",
-                                   "new_string": "import itertools\n\n\ndef arrangements"})]),
-        Reply(calls=[Call("Edit", {"file_path": f"{folder}/perm.py", "old_string": "    raise NotImplementedError\n",
-                                   "new_string": "    return list(itertools.permutations(items))\n"})]),
-        Reply("Done."),
-    ])
+    model.replace_replies(setup_perm(editor, folder, [Reply("Done.")]))
     # The user ticks only the implementation in the preview.
     editor.accept = lambda annotation_id, annotation: annotation is not None and "line 2" in annotation.label
     shown = len(editor.client.messages)
