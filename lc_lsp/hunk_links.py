@@ -4,8 +4,8 @@ applied.
 
 Nearly language-blind on purpose: a hunk defines the names its new lines import (`import`, `from`,
 `use`, `#include` lines), declare (`def`, `class`, `function`, `fn`, `func`, `const`, `let`, `var`,
-`struct`, …) or assign at the start of a line, when its file did not have them before; another hunk
-needs such a name when its own new lines use it and its own file does not have it either. That finds
+`struct`, …) or assign at the start of a line, when its file did not define them before; another hunk
+needs such a name when its own new lines use it and its own file does not define it either. That finds
 `import itertools` / `itertools.permutations`, a new helper and its callers, across files too, in every
 language the agent writes, at the price of a rare extra warning.
 """
@@ -55,7 +55,7 @@ def _defined(lines: Sequence[str]) -> set[str]:
 
 def needs(hunks: Sequence[Hunk], file_names: Mapping[str, set[str]]) -> list[Need]:
     """Every (hunk, hunk it needs) pair among `hunks`. `file_names` maps a path to the names its
-    current text holds; a name already there is nobody's new definition."""
+    current text defines (`defined_in`); a name defined there already is nobody's new definition."""
     defines = {h.id: _defined(h.new_lines) - file_names.get(h.path, set()) for h in hunks}
     found: list[Need] = []
     for hunk in hunks:
@@ -68,8 +68,10 @@ def needs(hunks: Sequence[Hunk], file_names: Mapping[str, set[str]]) -> list[Nee
     return found
 
 
-def names_in(text: str) -> set[str]:
-    return _names([text])
+def defined_in(text: str) -> set[str]:
+    """The names a text imports, declares or assigns: a word in a comment or a docstring does not count
+    (a docstring saying "Gregorian calendar" must not hide that `calendar` is not imported)."""
+    return _defined(text.splitlines())
 
 
 def left_out(needs_: Sequence[Need], applied: set[str], labels: Mapping[str, str]) -> list[str]:

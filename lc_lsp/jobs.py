@@ -44,7 +44,7 @@ from agent.workspace import ChangeSet, FileChange
 from lc_lsp import tasks, undo
 from lc_lsp.editor_workspace import ChangeHook, EditorWorkspace
 from lc_lsp.host import EditorHost
-from lc_lsp.hunk_links import Need, left_out, names_in, needs
+from lc_lsp.hunk_links import Need, defined_in, left_out, needs
 from lc_lsp.progress import SessionReporter, change_summary
 from lc_lsp.review import (
     EDITED_IN_REVIEW,
@@ -541,7 +541,7 @@ class Jobs:
         proposals = list(job.proposals)
 
         def work() -> list[Need]:
-            names = {p.path: names_in(p.current_text) for p in proposals}
+            names = {p.path: defined_in(p.current_text) for p in proposals}
             return needs([h for p in proposals for h in [*p.hunks, *p.conflicts]], names)
 
         return await asyncio.to_thread(work)

@@ -42,10 +42,6 @@ def _labels(hunks: Sequence[Hunk], ids: set[str] | dict[str, str]) -> str:
     return "; ".join(h.label for h in hunks if h.id in ids)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def summary(proposals: Sequence[Proposal], verdict: Verdict) -> str:
     """The review's outcome for the user, in sentences that are also quoted to the model."""
     hunks = [h for p in proposals for h in p.hunks]
@@ -54,19 +50,23 @@ def summary(proposals: Sequence[Proposal], verdict: Verdict) -> str:
     total = len(everything)
     applied = verdict.applied()
     parts: list[str] = []
+    one = total == 1
     if verdict.discarded:
-        parts.append(f"You discarded all {_count(total, 'change')}; none was applied.")
+        parts.append("You discarded the change; it was not applied." if one
+                     else f"You discarded all {total} changes; none was applied.")
     elif verdict.closed and not applied:
         parts.append(
-            f"The review was closed: none of the {_count(total, 'change')} was applied, and none was rejected. "
-            + (verdict.closed_note or "They are kept: reopen the review, or ask little-coder to revise.")
+            ("The review was closed: the change was not applied, nor rejected. " if one else
+             f"The review was closed: none of the {total} changes was applied, and none was rejected. ")
+            + (verdict.closed_note or f"{'It is' if one else 'They are'} kept: reopen the review, or ask "
+               "little-coder to revise.")
         )
     elif applied and len(applied) == total and not verdict.edited:
-        parts.append(f"Applied all {_count(total, 'change')}.")
+        parts.append("Applied the change." if one else f"Applied all {total} changes.")
     elif applied:
-        parts.append(f"Applied {len(applied)} of {_count(total, 'change')}.")
+        parts.append(f"Applied {len(applied)} of {total} changes.")
     elif not verdict.failed:
-        parts.append(f"None of the {_count(total, 'change')} was applied.")
+        parts.append("The change was not applied." if one else f"None of the {total} changes was applied.")
     if not verdict.discarded:
         if verdict.edited:
             parts.append(f"Applied with your edits: {_labels(everything, verdict.edited)}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from agent.messages import AssistantMessage, ToolCall, UserMessage
 from agent.workspace import FileChange
-from lc_lsp.hunk_links import left_out, names_in, needs
+from lc_lsp.hunk_links import defined_in, left_out, needs
 from lc_lsp.review import EDITED_MEANWHILE, TYPED_DURING, Proposal, propose, rebase
 from lc_lsp.review_wire import Selection, both_text, plain, review_file
 from lc_lsp.selection import last_test_command, narrowed, result_summary
@@ -57,20 +57,21 @@ def test_a_hunk_that_uses_a_name_another_hunk_imports_needs_it() -> None:
     agent = "import itertools\n\n\ndef arrangements(items):\n    return list(itertools.permutations(items))\n"
     p = propose(FileChange("perm.py", current, agent), current, "file:///ws/perm.py", 1)
     first, second = p.hunks
-    found = needs(p.hunks, {"perm.py": names_in(current)})
+    found = needs(p.hunks, {"perm.py": defined_in(current)})
     assert [(n.hunk, n.on, n.names) for n in found] == [(second.id, first.id, ("itertools",))]
     labels = {h.id: h.label for h in p.hunks}
     assert left_out(found, {second.id}, labels) == [
         "perm.py: line 2 (+1 −1) uses itertools, which perm.py: at the top (+3 −0) adds and the selection leaves out"]
     assert left_out(found, {first.id, second.id}, labels) == []
-    # A name the file already has is nobody's new definition.
-    assert needs(p.hunks, {"perm.py": names_in(current + "import itertools\n")}) == []
+    # A name the file already imports is nobody's new definition; one only mentioned in a docstring is.
+    assert needs(p.hunks, {"perm.py": defined_in(current + "import itertools\n")}) == []
+    assert len(needs(p.hunks, {"perm.py": defined_in('"""Uses itertools."""\n' + current)})) == 1
 
 
 def test_a_helper_defined_in_one_file_is_needed_by_its_caller_in_another() -> None:
     util = propose(FileChange("util.py", "", "def slugify(text):\n    return text.lower()\n"), "", "file:///u", 1)
     main = propose(FileChange("main.py", "print(1)\n", "print(slugify('A B'))\n"), "print(1)\n", "file:///m", 1)
-    found = needs([*util.hunks, *main.hunks], {"util.py": set(), "main.py": names_in("print(1)\n")})
+    found = needs([*util.hunks, *main.hunks], {"util.py": set(), "main.py": defined_in("print(1)\n")})
     assert [(n.hunk, n.on, n.names) for n in found] == [("main.py#1", "util.py#1", ("slugify",))]
 
 

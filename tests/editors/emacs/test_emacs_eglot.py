@@ -193,7 +193,7 @@ def test_fallback_review_in_emacs_eglot(emacs: str, tmux: str, tmp_path: Path, w
             assert f"{workspace}/leap.py" in confirm
             term.keys("y")
 
-            applied = term.wait_for(lambda s: "Applied all 1 change." in s, "the summary")
+            applied = term.wait_for(lambda s: "Applied the change." in s, "the summary")
             save("6_applied.txt", applied)
             log = editor.save_and_quit()
         finally:
@@ -210,7 +210,7 @@ def test_fallback_review_in_emacs_eglot(emacs: str, tmux: str, tmp_path: Path, w
     assert not any("internal error" in r or "littleCoder." in r for r in everything), everything
     # The summary follows the edit and says what landed: Eglot's change reached the server in time.
     summary = reports(log, after="[eglot] Edit successful!")
-    assert summary == ["little-coder: implement `is_leap` — Applied all 1 change."], log
+    assert summary == ["little-coder: implement `is_leap` — Applied the change."], log
     assert len(model.requests) == 2
 
 

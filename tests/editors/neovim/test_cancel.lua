@@ -80,8 +80,8 @@ H.wait(10000, function()
   return third.state == "closed"
 end, "the server to record the closed review")
 H.eq(vim.fn.tabpagenr("$"), 1, "the review tab closed")
-H.ok(H.find_notification(seen, "The review was closed: none of the 1 change was applied, and none was rejected. "
-  .. "They are kept: reopen the review, or ask little-coder to revise."), "the server's words")
+H.ok(H.find_notification(seen, "The review was closed: the change was not applied, nor rejected. "
+  .. "It is kept: reopen the review, or ask little-coder to revise."), "the server's words")
 H.ok(H.find_notification(seen, "little-coder: review closed: :LittleCoder review reopens it"), "how to reopen it")
 H.eq(H.read(workspace .. "/leap.py"), original, "nothing was applied")
 H.eq(vim.fn.getcompletion("LittleCoder review ", "cmdline"), { third.id }, "review completes the closed one")
