@@ -126,7 +126,7 @@ export function registerCommands(
     const candidates = newestFirst(revisable(sessions));
     if (candidates.length === 0) {
       void vscode.window.showInformationMessage(
-        'little-coder: no session has rejected changes to revise. Reject some hunks in the preview first.');
+        'little-coder: no session has rejected changes to revise. Reject some changes in the review first.');
       return;
     }
     let session = candidates[0];

@@ -7,16 +7,21 @@ import {
   ApplyWorkspaceEditParams,
   ApplyWorkspaceEditRequest,
   ApplyWorkspaceEditResult,
+  ClientCapabilities,
   CloseAction,
+  CodeActionRequest,
   DidChangeConfigurationNotification,
   ErrorAction,
   ExecuteCommandRequest,
+  FeatureState,
   LanguageClient,
   LanguageClientOptions,
   MessageType,
   RevealOutputChannelOn,
   ShowMessageNotification,
+  ServerCapabilities,
   ShowMessageParams,
+  StaticFeature,
   WorkDoneProgressCreateRequest,
 } from 'vscode-languageclient/node';
 import {
@@ -40,6 +45,16 @@ import {
   isSessionStatus,
 } from './protocol';
 import { STALE_REASON, notAppliedReason, staleDocuments } from './editReview';
+import type { SummaryAction } from './review';
+import {
+  REVIEW_REQUEST,
+  REVIEW_UPDATE_NOTIFICATION,
+  ReviewParams,
+  ReviewResult,
+  ReviewUpdateParams,
+  isReviewParams,
+  isReviewUpdate,
+} from './reviewModel';
 import { ServerProcess } from './serverProcess';
 import { FileProbe, resolveServer } from './serverCommand';
 import { Sessions } from './sessions';
@@ -49,6 +64,8 @@ import { initializationOptions, trustedValues } from './trust';
 
 const CLIENT_ID = 'littleCoder';
 const RESTART_COMMAND = 'little-coder.restart';
+// How long a code action request made while the server starts waits for it.
+const CODE_ACTION_WAIT_MS = 30000;
 const STARTS_SESSION: ReadonlySet<string> = new Set([Command.implement, Command.ask, Command.revise]);
 
 const probe: FileProbe = {
@@ -90,6 +107,43 @@ class LittleCoderClient extends LanguageClient {
   }
 }
 
+/** What the server offers that this extension serves its own way: a session's review in the editor
+ * (the extension announces it: littleCoder/review instead of one annotated workspace edit), and code
+ * actions, which the extension's provider registered at activation forwards (see codeActions). The
+ * client must not register a code action provider of its own when the server is ready: any provider
+ * registered while a Ctrl+. waits makes VS Code drop that request as "No code actions available". */
+class EditorFeatures implements StaticFeature {
+  // The server's code actions come with their commands: the client does not announce resolving them.
+  codeActions = false;
+
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    capabilities.experimental = { ...(capabilities.experimental as object | undefined), littleCoder: { review: 1 } };
+  }
+
+  preInitialize(capabilities: ServerCapabilities): void {
+    this.codeActions = Boolean(capabilities.codeActionProvider);
+    delete capabilities.codeActionProvider;
+  }
+
+  initialize(): void {}
+
+  getState(): FeatureState {
+    return { kind: 'static' };
+  }
+
+  clear(): void {
+    this.codeActions = false;
+  }
+}
+
+/** Where the server's reviews go (the editor's review UI). */
+export interface ReviewHost {
+  start(params: ReviewParams, token: vscode.CancellationToken): Promise<ReviewResult>;
+  update(params: ReviewUpdateParams): void;
+  reset(): void;
+  summaryActions(message: string): SummaryAction[];
+}
+
 /** The settings payload for one scope (a workspace folder URI, or none). */
 export function settingsFor(scope: vscode.Uri | undefined): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration(SECTION, scope);
@@ -105,6 +159,8 @@ export class ServerConnection implements vscode.Disposable {
   private stopInFlight: Promise<void> | undefined;
   // Edits are converted and applied one after the other, in the order the server sent them.
   private edits: Promise<unknown> = Promise.resolve();
+  private features = new EditorFeatures();
+  reviews: ReviewHost | undefined;
 
   constructor(
     private readonly log: vscode.OutputChannel,
@@ -172,6 +228,37 @@ export class ServerConnection implements vscode.Disposable {
     return (reply.sessions ?? []).filter(isSessionStatus);
   }
 
+  /** Code actions for the provider registered at activation: a request made while the server is still
+   * starting waits for it (so the first Ctrl+. after opening a file finds the actions). It never starts
+   * a server itself: one that could not start is not retried (and reported) on every cursor move. */
+  async codeActions(document: vscode.TextDocument, range: vscode.Range, context: vscode.CodeActionContext,
+    token: vscode.CancellationToken): Promise<(vscode.Command | vscode.CodeAction)[] | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const client = await Promise.race([
+      this.starting ?? Promise.resolve(this.client?.isRunning() ? this.client : undefined),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), CODE_ACTION_WAIT_MS);
+        token.onCancellationRequested(() => resolve(undefined));
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (client === undefined || !this.features.codeActions || token.isCancellationRequested) {
+      return undefined;
+    }
+    const c2p = client.code2ProtocolConverter;
+    const params = { textDocument: c2p.asTextDocumentIdentifier(document), range: c2p.asRange(range),
+      context: c2p.asCodeActionContextSync(context) };
+    try {
+      const values = await client.sendRequest(CodeActionRequest.type, params, token);
+      return token.isCancellationRequested || !values ? undefined
+        : await client.protocol2CodeConverter.asCodeActionResult(values, token);
+    } catch (error) {
+      // VS Code asks on every cursor move, also while the server is being stopped (a restart, the window
+      // closing); such a request fails for no reason the user should see.
+      this.log.appendLine(`[extension] code actions: ${String(error)}`);
+      return undefined;
+    }
+  }
+
   uriFor(uri: vscode.Uri): string {
     return this.client?.code2ProtocolConverter.asUri(uri) ?? uri.toString();
   }
@@ -203,6 +290,7 @@ export class ServerConnection implements vscode.Disposable {
     } finally {
       this.stopping = false;
       await process?.kill();
+      this.reviews?.reset();
       this.sessions.reset();
       this.status.setServer('stopped');
     }
@@ -233,9 +321,9 @@ export class ServerConnection implements vscode.Disposable {
       return undefined;
     }
     const server = new ServerProcess(resolution.launch, folders[0], this.log);
-    const owner: { client?: LanguageClient } = {};
-    const client = new LittleCoderClient(CLIENT_ID, 'little-coder', () => server.start(), this.clientOptions(owner));
-    owner.client = client;
+    const client = new LittleCoderClient(CLIENT_ID, 'little-coder', () => server.start(), this.clientOptions());
+    this.features = new EditorFeatures();
+    client.registerFeature(this.features);
     this.process = server;
     this.client = client;
     let failure: unknown;
@@ -264,8 +352,7 @@ export class ServerConnection implements vscode.Disposable {
     return client;
   }
 
-  /** `owner.client` is the client these options belong to, set once it exists. */
-  private clientOptions(owner: { client?: LanguageClient }): LanguageClientOptions {
+  private clientOptions(): LanguageClientOptions {
     return {
       documentSelector: [{ scheme: 'file' }],
       outputChannel: this.log,
@@ -298,19 +385,6 @@ export class ServerConnection implements vscode.Disposable {
               ours[i] ? settingsFor(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined) : (others as unknown[])[i]);
           },
         },
-        // VS Code asks for code actions on every cursor move, also while the server is being stopped
-        // (a restart, the window closing); such a request fails for no reason the user should see.
-        provideCodeActions: async (document, range, context, token, next) => {
-          try {
-            return await next(document, range, context, token);
-          } catch (error) {
-            if (owner.client?.isRunning()) {
-              throw error;
-            }
-            this.log.appendLine(`[extension] code actions while the server is not running: ${String(error)}`);
-            return undefined;
-          }
-        },
         // Server commands run from code actions come through here: send them ourselves, so a
         // failure shows the server's own words and the new session reaches the status bar.
         executeCommand: async (command, args, next) =>
@@ -329,6 +403,18 @@ export class ServerConnection implements vscode.Disposable {
       this.sessions.progressCreated(client, params.token);
     });
     client.onNotification(ShowMessageNotification.type, (params) => this.showServerMessage(params));
+    client.onRequest(REVIEW_REQUEST, (params: unknown, token: vscode.CancellationToken): Promise<ReviewResult> => {
+      if (this.reviews === undefined || !isReviewParams(params)) {
+        this.log.appendLine(`[extension] a review the extension cannot show: ${JSON.stringify(params).slice(0, 300)}`);
+        return Promise.resolve({ action: 'close', decisions: [], edited: [] });
+      }
+      return this.reviews.start(params, token);
+    });
+    client.onNotification(REVIEW_UPDATE_NOTIFICATION, (params: unknown) => {
+      if (isReviewUpdate(params)) {
+        this.reviews?.update(params);
+      }
+    });
     client.onNotification(EVENT_NOTIFICATION, (params: unknown) => {
       if (isEventNotification(params)) {
         this.sessions.event(params);
@@ -369,6 +455,7 @@ export class ServerConnection implements vscode.Disposable {
     await server?.waitForExit(1000);
     this.client = undefined;
     this.process = undefined;
+    this.reviews?.reset();
     this.sessions.reset();
     this.status.setServer('failed');
     const message = serverStoppedMessage(server?.end);
@@ -386,7 +473,13 @@ export class ServerConnection implements vscode.Disposable {
     const show = params.type === MessageType.Error
       ? vscode.window.showErrorMessage
       : params.type === MessageType.Warning ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    this.offer(show(params.message, ...actions.buttons), actions.settingsQuery ?? SECTION);
+    const extra = this.reviews?.summaryActions(params.message) ?? [];
+    const picked = Promise.resolve(show(params.message, ...extra.map((a) => a.title), ...actions.buttons))
+      .then(async (title) => {
+        const action = extra.find((a) => a.title === title);
+        return action === undefined ? title : void await action.run();
+      });
+    this.offer(picked, actions.settingsQuery ?? SECTION);
   }
 
   /** Act on the button the user picks in a message. */

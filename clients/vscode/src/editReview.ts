@@ -1,7 +1,9 @@
-// How the extension answers the server's workspace/applyEdit. VS Code shows an edit whose change
-// annotations need confirmation in its refactor preview; if the user presses Discard, VS Code only says
-// "not applied", exactly as for an edit against an outdated document. The answer names which it was
-// in `failureReason`, so the server (and the user) can tell a decision from a failure. Pure helpers.
+// How the extension answers the server's workspace/applyEdit: plain edits (an applied review, an undo,
+// review mode `direct`) and, in review mode `each`, an edit whose change annotations need confirmation,
+// which VS Code shows in its refactor preview (a session's review is littleCoder/review, src/review.ts).
+// If the user presses Discard there, VS Code only says "not applied", exactly as for an edit against an
+// outdated document. The answer names which it was in `failureReason`, so the server (and the user) can
+// tell a decision from a failure. Pure helpers.
 
 import type { WorkspaceEdit } from 'vscode-languageclient';
 

@@ -1,12 +1,12 @@
 // little-coder for VS Code: starts the little-coder language server and gives its sessions a native
-// face — code actions, palette commands, a progress notification, a status-bar item, the log, and
-// VS Code's refactor preview for reviewing the changes (the server asks for it through change
-// annotations that need confirmation).
+// face — code actions, palette commands, a progress notification, a status-bar item, the log, and the
+// review of a session's changes in the editor (littleCoder/review, src/review.ts).
 
 import * as vscode from 'vscode';
 import { COMMANDS, registerCommands } from './commands';
 import { ServerConnection } from './connection';
 import { Log } from './log';
+import { Reviews } from './review';
 import { Sessions } from './sessions';
 import { LAUNCH_SETTINGS, SECTION } from './settings';
 import { StatusBar } from './statusBar';
@@ -24,7 +24,18 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(status, sessions, {
     dispose: () => void server.dispose().catch(() => undefined).then(() => log.dispose()),
   });
+  const reviews = new Reviews((command, args) => server.execute(command, args), sessions, log);
+  server.reviews = reviews;
+  context.subscriptions.push(reviews);
+  reviews.registerCommands(context);
   registerCommands(context, server, sessions, log);
+
+  // Registered now, before the server runs: a Ctrl+. while it starts waits for it instead of finding
+  // no provider at all ("No code actions available").
+  context.subscriptions.push(vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, {
+    provideCodeActions: (document, range, actionContext, token) =>
+      server.codeActions(document, range, actionContext, token),
+  }, { providedCodeActionKinds: [vscode.CodeActionKind.RefactorRewrite, vscode.CodeActionKind.QuickFix] }));
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((event) => {
     if (!event.affectsConfiguration(SECTION)) {

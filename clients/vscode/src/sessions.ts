@@ -93,6 +93,8 @@ class NotificationProgress {
 
 export class Sessions implements vscode.Disposable {
   private readonly progress = new Map<string, NotificationProgress>();
+  // Sessions reviewed in the editor: the server's own summary says what became of them.
+  private readonly reviewedInEditor = new Set<string>();
 
   constructor(private readonly status: StatusBar, private readonly log: vscode.OutputChannel) {}
 
@@ -115,6 +117,10 @@ export class Sessions implements vscode.Disposable {
     this.progress.set(key, part);
   }
 
+  markReviewedInEditor(sessionId: string): void {
+    this.reviewedInEditor.add(sessionId);
+  }
+
   started(sessionId: string): void {
     this.status.started(sessionId, 'session');
   }
@@ -132,7 +138,7 @@ export class Sessions implements vscode.Disposable {
       + (status.message ? ` — ${status.message}` : ''));
     if (status.state === 'no_changes') {
       void vscode.window.showInformationMessage(`little-coder: ${status.title}: finished without changing any file.`);
-    } else if (finishedWords(status) === 'discarded') {
+    } else if (finishedWords(status) === 'discarded' && !this.reviewedInEditor.has(status.sessionId)) {
       Promise.resolve(vscode.window.showInformationMessage(DISCARDED_MESSAGE, REVISE))
         .then((picked) => (picked === REVISE ? vscode.commands.executeCommand(REVISE_COMMAND) : undefined))
         .catch((error: unknown) => this.log.appendLine(`[extension] ${String(error)}`));

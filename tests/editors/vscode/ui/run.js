@@ -6,11 +6,12 @@
 
 const fs = require('fs');
 const { Workbench } = require('./workbench');
+const review = require('./review');
 
 const TURN = /little-coder: implement `is_leap`: turn \d+\/\d+/;
 
-/** Ctrl+. on the stub → the implement action → progress → the refactor preview. */
-async function implementToPreview(wb, seen) {
+/** Ctrl+. on the stub → the implement action → progress → the review in the editor. */
+async function implementToReview(wb, seen) {
   await wb.openFile('leap.py');
   seen.idleStatus = await wb.waitForStatus(/^\S*\s*little-coder$/, 60000);
   await wb.shot('01-workspace');
@@ -22,17 +23,15 @@ async function implementToPreview(wb, seen) {
   seen.statusTurn = await wb.waitForStatus(/little-coder: (turn \d+\/\d+|write guard)/, 20000);
   seen.statusFlash = await wb.waitForStatus(/little-coder: write guard: leap\.py/, 20000);
   await wb.shot('04-status-flash');
-  seen.preview = await wb.waitForPreview();
-  await wb.shot('05-refactor-preview');
+  seen.review = await review.waitForRows(wb);
+  await wb.shot('05-review');
 }
 
 const scenarios = {
   async implementApply(wb, config, seen) {
-    await implementToPreview(wb, seen);
-    await wb.tickAllFiles();
-    seen.ticked = await wb.previewRows();
-    await wb.shot('06-hunks-ticked');
-    await wb.clickPreviewButton('Apply');
+    await implementToReview(wb, seen);
+    // Everything accepted as proposed: Apply applies at once.
+    await review.runReviewCommand(wb, 'Apply the review');
     await wb.waitFor('leap.py to change in the editor', async () =>
       (await wb.editorText()).includes('return year % 4 == 0'));
     seen.dirtyAfterApply = await wb.dirtyTabs();
@@ -54,6 +53,8 @@ const scenarios = {
 
     // The status-bar item opens the log: the session's transcript, the server's own lines, ours.
     await wb.page.locator('[id="little-coder.little-coder.littleCoder.status"]').click();
+    // Maximized, the panel shows the whole session, the review's lines after it included.
+    await wb.runCommand('View: Toggle Maximized Panel');
     seen.log = await wb.waitFor('the transcript in the output panel', async () => {
       const text = (await wb.page.locator('.part.panel .monaco-editor .view-lines').first().innerText().catch(() => ''))
         .replace(/\u00a0/g, ' ');
@@ -63,26 +64,24 @@ const scenarios = {
   },
 
   async implementDiscard(wb, config, seen) {
-    await implementToPreview(wb, seen);
-    await wb.tickAllFiles();
-    await wb.clickPreviewButton('Discard');
+    await implementToReview(wb, seen);
+    await review.runReviewCommand(wb, 'Discard the review');
     seen.statusAfterDiscard = await wb.waitForStatus(/little-coder: discarded/, 15000);
-    seen.discardMessage = await wb.waitForNotification(/changes discarded/, 10000);
+    seen.discardMessage = await wb.waitForNotification(/discarded/, 10000);
     await wb.page.waitForTimeout(1000);
     seen.dirtyAfterDiscard = await wb.dirtyTabs();
     seen.editorText = await wb.editorText();
     seen.diskAfterDiscard = wb.readDisk('leap.py');
-    seen.previewGone = (await wb.page.getByRole('button', { name: 'Apply', exact: true }).count()) === 0;
+    seen.previewGone = (await wb.page.locator('.monaco-diff-editor').count()) === 0;
     await wb.shot('06-discarded', 700);
 
     // "Revise…" sends the discarded hunks back to the agent with a comment; its new proposal is applied.
-    await wb.notification(/changes discarded/).getByRole('button', { name: 'Revise…' }).click();
+    await wb.notification(/discarded/).getByRole('button', { name: 'Revise…' }).click();
     await wb.answerInput(config.comment, '07-revise-comment');
     seen.reviseProgress = await wb.waitForNotification(/little-coder: revise: implement `is_leap`/, 30000);
-    seen.revisePreview = await wb.waitForPreview();
-    await wb.shot('08-revised-preview');
-    await wb.tickAllFiles();
-    await wb.clickPreviewButton('Apply');
+    seen.revisePreview = await review.waitForRows(wb);
+    await wb.shot('08-revised-review');
+    await review.runReviewCommand(wb, 'Apply the review');
     await wb.waitFor('the revision in the editor', async () => (await wb.editorText()).includes('calendar.isleap'));
     await wb.saveAll();
     await wb.waitForDisk('leap.py', (text) => text.includes('calendar.isleap'));
@@ -110,10 +109,9 @@ const scenarios = {
     await wb.answerInput(config.instruction);
     seen.progress = await wb.waitForNotification(/little-coder: Create greet\.py.*: turn \d+\/\d+/, 30000);
     await wb.shot('03-progress', 300);
-    seen.preview = await wb.waitForPreview();
-    await wb.shot('04-refactor-preview-new-file');
-    await wb.tickAllFiles();
-    await wb.clickPreviewButton('Apply');
+    seen.preview = await review.waitForRows(wb);
+    await wb.shot('04-review-new-file');
+    await review.runReviewCommand(wb, 'Apply the review');
     // The new file arrives as a modified editor; Save All writes it.
     await wb.page.locator('.tabs-container .tab', { hasText: 'greet.py' }).waitFor({ timeout: 20000 });
     seen.dirtyAfterApply = await wb.dirtyTabs();
@@ -162,6 +160,9 @@ const scenarios = {
     await wb.shot('02-server-failed-to-start', 700);
   },
 };
+
+// The in-editor review's scenarios live in their own file.
+Object.assign(scenarios, require('./review').scenarios);
 
 async function main() {
   const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));

@@ -211,45 +211,6 @@ class Workbench {
     }
     await this.page.keyboard.press('Enter');
   }
-
-  // --- the refactor preview ------------------------------------------------------------------------
-
-  previewPanel() {
-    return this.page.locator('.bulk-edit-panel');
-  }
-
-  async waitForPreview(ms = 60000) {
-    await this.page.getByRole('button', { name: 'Apply', exact: true }).waitFor({ timeout: ms });
-    await this.previewPanel().locator('.monaco-list-row').first().waitFor({ timeout: 10000 });
-    await this.page.waitForTimeout(300);
-    return this.previewRows();
-  }
-
-  /** Each row of the preview tree: files and hunks, with their checkbox state. */
-  async previewRows() {
-    return this.previewPanel().locator('.monaco-list-row').evaluateAll((rows) => rows.map((row) => ({
-      label: row.getAttribute('aria-label') || '',
-      text: row.innerText,
-      level: Number(row.getAttribute('aria-level') || 0),
-      checked: Boolean(row.querySelector('input.edit-checkbox') && row.querySelector('input.edit-checkbox').checked),
-      title: (row.querySelector('[title]') && row.querySelector('[title]').getAttribute('title')) || '',
-    })));
-  }
-
-  /** Tick every file's checkbox (which ticks its hunks). */
-  async tickAllFiles() {
-    const files = this.previewPanel().locator('.monaco-list-row[aria-level="1"] input.edit-checkbox');
-    const count = await files.count();
-    for (let i = 0; i < count; i++) {
-      if (!(await files.nth(i).isChecked())) {
-        await files.nth(i).click();
-      }
-    }
-  }
-
-  async clickPreviewButton(name) {
-    await this.page.getByRole('button', { name, exact: true }).click();
-  }
 }
 
 module.exports = { Workbench };
