@@ -10,7 +10,7 @@ small ones). For each corpus, in one run:
   implementation), and whether the hunks are the same: identical, or only placed differently among
   identical lines (same number of hunks, same lines added and removed);
 - the event loop's worst stall while the review is built the way the server builds it (one worker
-  thread hop per file, lc_lsp/jobs.py), against building it on the loop.
+  thread hop per file, lc_lsp/review_flow.py), against building it on the loop.
 
 Goal: 20 × 2,000 lines in < 200 ms, loop stall < 20 ms, hunks the same as difflib's.
 
@@ -125,7 +125,7 @@ async def stall_while(work: Any) -> tuple[float, float]:
 
 
 async def loop_stalls(pairs: list[tuple[str, str]]) -> dict[str, float]:
-    async def off_loop() -> None:  # as lc_lsp/jobs.py builds a review: one worker-thread hop per file
+    async def off_loop() -> None:  # as lc_lsp/review_flow.py builds a review: one worker-thread hop per file
         for n, (base, changed) in enumerate(pairs):
             await asyncio.to_thread(propose, FileChange(f"f{n}.py", base, changed), base, f"file:///f{n}.py", 1)
 

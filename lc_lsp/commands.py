@@ -41,7 +41,8 @@ from lc_lsp import tasks
 from lc_lsp.actions import Analysis
 from lc_lsp.command_names import ASK, CANCEL, IMPLEMENT, REVIEW, REVISE, STATUS, TEST_SELECTION, UNDO, CommandError
 from lc_lsp.host import EditorHost
-from lc_lsp.jobs import Anchor, Job, Jobs
+from lc_lsp.job import Anchor, Job
+from lc_lsp.jobs import Jobs
 from lc_lsp.ranges import Encoding, point
 from lc_lsp.review_wire import Decision, EditedHunk, Selection
 from lc_lsp.settings import settings_message
@@ -253,7 +254,7 @@ class Commands:
     async def review(self, arguments: Sequence[Any]) -> dict[str, Any]:
         args = parse(REVIEW, ReviewArgs, arguments)
         job = self._job(args.session_id)
-        if not self._jobs.reviews_in_editor():
+        if not self._jobs.reviews.reviews_in_editor():
             raise CommandError("little-coder: this editor reviews changes when a session ends; there is no "
                                "review to reopen")
         if job.state != "closed":

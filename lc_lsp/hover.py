@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from lc_lsp.jobs import Job
+    from lc_lsp.job import Job
 
 _STATE_WORDS = {
     "running": "working",

@@ -1,8 +1,9 @@
 """The little-coder language server (pygls 2.1.1): the server object and its request handlers.
 
 Each handler is a few lines, defined once here, that call the module doing the work: code actions
-lc_lsp.actions, hover lc_lsp.hover, commands lc_lsp.commands, sessions lc_lsp.jobs. The server's state
-lives in `EditorHost` (lc_lsp/host.py); ranges and position encodings in lc_lsp.ranges.
+lc_lsp.actions, hover lc_lsp.hover, commands lc_lsp.commands, sessions lc_lsp.jobs, their review
+lc_lsp.review_flow. The server's state lives in `EditorHost` (lc_lsp/host.py); ranges and position
+encodings in lc_lsp.ranges.
 
 Start-up is kept to what the first code action needs: the agent, the jobs and the commands are imported
 when the first command runs, and the tokenizer when the first session starts.

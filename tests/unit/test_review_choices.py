@@ -151,6 +151,6 @@ def test_every_session_state_has_words_for_the_hover() -> None:
     from typing import get_args
 
     from lc_lsp.hover import _STATE_WORDS
-    from lc_lsp.jobs import JobState
+    from lc_lsp.job import JobState
 
     assert set(_STATE_WORDS) == set(get_args(JobState))
