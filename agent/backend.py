@@ -65,7 +65,8 @@ async def connect(settings: Settings, memory: ModelMemory) -> Backend:
     if caps is None:
         caps = await probe(resolved.name, resolved.base_url, resolved.model, timeout=settings.connect_timeout,
                            api_key=settings.api_key())
-        memory.capabilities[key] = caps
+        if not caps.loading:  # a server still loading its model is asked again by the next session
+            memory.capabilities[key] = caps
     native_tools = False if key in memory.no_native_tools else caps.native_tools
     config = effective(settings, resolved.model, server_context=caps.context_size, native_tools=native_tools,
                        backend=resolved.name)

@@ -62,6 +62,8 @@ class Capabilities(BaseModel):
     # The chat template writes `<think>` into the prompt and the server hands the reply over raw, so the
     # reply starts inside the reasoning and only `</think>` appears in the content.
     starts_in_reasoning: bool = False
+    # The server answered 503 (llama-server loading its model): what it did not say is not final.
+    loading: bool = False
 
 
 async def probe(
@@ -76,8 +78,11 @@ async def probe(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     get = _Getter(await shared.get(base_url), headers, httpx.Timeout(timeout))
     if provider_name == "ollama":
-        return await _probe_ollama(get, base_url, model)
-    return await _probe_openai(get, base_url, model)
+        caps = await _probe_ollama(get, base_url, model)
+    else:
+        caps = await _probe_openai(get, base_url, model)
+    caps.loading = get.loading
+    return caps
 
 
 async def _probe_ollama(get: _Getter, base_url: str, model: str) -> Capabilities:
@@ -183,13 +188,14 @@ def _int(value: Any) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Getter:
     """Requests of one probe: the shared client, with the probe's headers and timeout on each."""
 
     client: httpx.AsyncClient
     headers: dict[str, str]
     timeout: httpx.Timeout
+    loading: bool = False  # some answer was 503: the server is loading the model (or too busy to say)
 
     async def json(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
         """The JSON of a 2xx answer, else None: probing must not fail because an endpoint is absent."""
@@ -198,6 +204,7 @@ class _Getter:
         except HTTPX_ERRORS:
             return None
         if response.status_code >= 300:
+            self.loading = self.loading or response.status_code == 503
             return None
         try:
             return response.json()

@@ -161,3 +161,18 @@ async def test_a_model_still_loading_says_so(protocol: str, tmp_path: Path) -> N
     assert not [e for e in events if isinstance(e, StreamProgress) and e.phase == "waiting"]
     final = events[-1]
     assert isinstance(final, SessionFinished) and final.final_text == "Done.", final
+
+
+async def test_what_a_loading_server_could_not_say_is_asked_again() -> None:
+    from agent.backend import ModelMemory, connect
+
+    memory = ModelMemory()
+    with ScriptedModelServer("openai", [], load_seconds=1.0, n_ctx=8192) as server:
+        settings = settings_for(server)
+        first = await connect(settings, memory)
+        assert first.capabilities.loading and first.capabilities.context_size is None
+        assert not memory.capabilities  # not remembered
+        await asyncio.sleep(1.2)
+        second = await connect(settings, memory)
+    assert not second.capabilities.loading and second.capabilities.context_size == 8192
+    assert list(memory.capabilities.values()) == [second.capabilities]

@@ -126,8 +126,8 @@ class ScriptedModelServer:
         reply over raw, so it starts inside the reasoning). `on_finished`
         runs on the server thread after every chat request. `load_seconds`: how long loading the model
         takes — Ollama loads it on the first chat request, which waits meanwhile, and lists it in
-        /api/ps once loaded; llama-server loads it at start, answering /health and chat requests with
-        503 "Loading model" until then (its model list and /props answer, so a session can start)."""
+        /api/ps once loaded; llama-server loads it at start, answering every request (/health, /props, its
+        model list, chat) with 503 "Loading model" until then."""
         if protocol not in ("ollama", "openai"):
             raise ValueError(f"protocol must be 'ollama' or 'openai', not {protocol!r}")
         self.protocol: WireProtocol = "ollama" if protocol == "ollama" else "openai"
@@ -334,7 +334,7 @@ class ScriptedModelServer:
         authorized = request.headers.get("authorization") == f"Bearer {self.api_key}"
         if self.api_key and request.path not in _PUBLIC_PATHS and not authorized:
             return await out.send_json(401, _openai_error(401, "Invalid API Key", "authentication_error"))
-        if self._loading() and key not in (("GET", "/v1/models"), ("GET", "/models"), ("GET", "/props")):
+        if self._loading():
             return await out.send_json(503, _openai_error(503, "Loading model", "unavailable_error"))
         if key in (("GET", "/health"), ("GET", "/v1/health")):
             return await out.send_json(200, {"status": "ok"})
