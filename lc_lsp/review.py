@@ -238,14 +238,15 @@ def rebase(proposal: Proposal, current_text: str | None, version: int | None,
     if reason != EDITED_MEANWHILE:  # the user's edit that made these conflicts happened at another moment
         fresh.conflicts = [replace(c, reason=reason) if c.reason == EDITED_MEANWHILE else c for c in fresh.conflicts]
     # The earlier conflicts were never part of proposed_text: carry them over to where the user's lines
-    # they are about are now. One the user has since rewritten again is found by the fresh merge.
+    # they are about are now, or, when the user rewrote those lines again, to what stands there now.
     lines = split_lines(current_text or "")
+    previous = split_lines(proposal.current_text)
     taken = [(h.start_line, h.end_line) for h in [*fresh.hunks, *fresh.conflicts]]
     carried: list[Hunk] = []
     for conflict in proposal.conflicts:
         if any(c.new_lines == conflict.new_lines for c in fresh.conflicts):
             continue
-        moved_conflict = _relocate(conflict, lines, current_text is None)
+        moved_conflict = _relocate(conflict, previous, lines, current_text is None)
         if moved_conflict is not None and not any(
             start < moved_conflict.end_line and moved_conflict.start_line < end for start, end in taken
         ):
@@ -254,20 +255,28 @@ def rebase(proposal: Proposal, current_text: str | None, version: int | None,
     return _keep_ids(proposal, moved)
 
 
-def _relocate(conflict: Hunk, lines: list[str], gone: bool) -> Hunk | None:
-    """A conflict moved to where its user lines are now (the occurrence nearest its old place), or None
-    when they are no longer in the text. A conflict over a deleted file stays while the file is gone."""
+def _relocate(conflict: Hunk, previous: list[str], lines: list[str], gone: bool) -> Hunk | None:
+    """A conflict moved onto the new text `lines` (the old one was `previous`): to the occurrence of its
+    user lines nearest its old place, else, when the user rewrote them, over what now stands between the
+    unchanged lines around it (the agent's version is never dropped). A conflict over a deleted file
+    stays while the file is gone; one over a file that is gone now has nothing left to stand on."""
     if gone:
         return conflict if conflict.reason == DELETED_MEANWHILE else None
     old = list(conflict.old_lines)
     if not old:
         return replace(conflict, start_line=min(conflict.start_line, len(lines)))
     starts = [i for i in range(len(lines) - len(old) + 1) if lines[i : i + len(old)] == old]
-    if not starts:
-        return None
-    start = min(starts, key=lambda i: abs(i - conflict.start_line))
-    label = f"{conflict.path}: {where(start, len(old))} (+{len(conflict.new_lines)} −{len(old)})"
-    return replace(conflict, start_line=start, label=label)
+    if starts:
+        start = min(starts, key=lambda i: abs(i - conflict.start_line))
+        end = start + len(old)
+    else:
+        mapped = {a + d: b + d for a, b, size in matching_blocks(previous, lines) for d in range(size)}
+        before = next((mapped[i] for i in range(conflict.start_line - 1, -1, -1) if i in mapped), -1)
+        end = next((mapped[i] for i in range(conflict.end_line, len(previous)) if i in mapped), len(lines))
+        start = before + 1
+    mine = tuple(lines[start:end])
+    label = f"{conflict.path}: {where(start, len(mine))} (+{len(conflict.new_lines)} −{len(mine)})"
+    return replace(conflict, start_line=start, old_lines=mine, label=label)
 
 
 def applied_text(proposal: Proposal, hunk_ids: set[str]) -> str:

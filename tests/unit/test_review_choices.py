@@ -154,3 +154,13 @@ def test_every_session_state_has_words_for_the_hover() -> None:
     from lc_lsp.job import JobState
 
     assert set(_STATE_WORDS) == set(get_args(JobState))
+
+
+def test_a_conflict_whose_lines_the_user_rewrites_again_stays_in_the_review() -> None:
+    p = proposal()
+    touched = rebase(p, BASE.replace("def pop(stack):\n    pass", "def pop(stack):\n    pass  # mine"), 2)
+    (conflict,) = touched.conflicts
+    again = rebase(touched, touched.current_text.replace("    pass  # mine\n", "    raise IndexError  # mine, v2\n"), 3)
+    (still,) = again.conflicts
+    assert still.id == conflict.id and still.new_lines == conflict.new_lines
+    assert still.old_lines == ("    raise IndexError  # mine, v2\n",) and still.start_line == conflict.start_line
