@@ -25,6 +25,8 @@ from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 
+from tests.fakes.model_server import ScriptedModelServer
+
 SERVER_COMMAND = [sys.executable, "-m", "lc_lsp"]
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "qwen3.5:9b"
@@ -346,3 +348,10 @@ async def start_editor(client: LanguageClient, root: Path, preset: str, experime
     editor = Editor(client, root, preset, experimental)
     await editor.initialize(settings)
     return editor
+
+
+async def start_scripted_editor(client: LanguageClient, model: ScriptedModelServer, root: Path, preset: str,
+                                experimental: Any = None, **settings: Any) -> Editor:
+    """An editor of `preset` whose sessions talk to the scripted model server, with short timeouts."""
+    return await start_editor(client, root, preset, experimental, backend="ollama", baseUrl=model.base_url,
+                              model=MODEL, stallTimeout=10, connectTimeout=2, **settings)

@@ -15,7 +15,7 @@ import pytest_lsp
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, _plain, server_config, start_editor
+from tests.lsp.conftest import MODEL, Editor, _plain, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import (
     EXPECTED,
     IMPLEMENTED,
@@ -77,10 +77,9 @@ def hunks(review: Review) -> list[dict[str, Any]]:
 
 @pytest_lsp.fixture(scope="module", config=server_config())
 async def vscode(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    editor = await start_editor(
-        lsp_client, tmp_path_factory.mktemp("inline"), "visual-studio-code",
+    editor = await start_scripted_editor(
+        lsp_client, model, tmp_path_factory.mktemp("inline"), "visual-studio-code",
         experimental={"littleCoder": {"review": 1}},
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
     )
     lsp_client.editor = editor  # type: ignore[attr-defined]
     lsp_client.reviewer = Reviewer(editor)  # type: ignore[attr-defined]
@@ -399,7 +398,8 @@ async def test_lines_typed_before_the_agent_read_them_are_a_conflict_not_a_silen
         Reply("Reading the stub first, slowly.", calls=[Call("Read", {"file_path": f"{folder}/leap.py"})],
               tokens_per_second=120),
         Reply(calls=[Call("Edit", {"file_path": f"{folder}/leap.py",
-                                   "old_string": note + "    raise NotImplementedError\n", "new_string": IMPLEMENTED})]),
+                                   "old_string": note + "    raise NotImplementedError\n",
+                                   "new_string": IMPLEMENTED})]),
         Reply("Done."),
     ])
     session = await implement_leap(editor, folder)

@@ -14,7 +14,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_editor
+from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import EXPECTED, LEAP, TESTS, implement_leap, leap_script, setup_leap
 from tests.lsp.test_undo_apply import on_apply
 
@@ -29,9 +29,8 @@ def model() -> Iterator[ScriptedModelServer]:
 
 @pytest_lsp.fixture(scope="module", config=server_config())
 async def emacs(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    lsp_client.editor = await start_editor(  # type: ignore[attr-defined]
-        lsp_client, tmp_path_factory.mktemp("emacs"), "emacs",
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
+    lsp_client.editor = await start_scripted_editor(  # type: ignore[attr-defined]
+        lsp_client, model, tmp_path_factory.mktemp("emacs"), "emacs",
     )
     yield
     await lsp_client.shutdown_session()

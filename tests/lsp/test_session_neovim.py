@@ -12,7 +12,7 @@ import pytest_lsp
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_editor
+from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import (
     EXPECTED,
     LEAP,
@@ -33,9 +33,8 @@ def model() -> Iterator[ScriptedModelServer]:
 
 @pytest_lsp.fixture(scope="module", config=server_config())
 async def neovim(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    lsp_client.editor = await start_editor(  # type: ignore[attr-defined]
-        lsp_client, tmp_path_factory.mktemp("neovim"), "neovim",
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
+    lsp_client.editor = await start_scripted_editor(  # type: ignore[attr-defined]
+        lsp_client, model, tmp_path_factory.mktemp("neovim"), "neovim",
     )
     yield
     await lsp_client.shutdown_session()
@@ -118,7 +117,8 @@ async def test_undo_deletes_a_created_file_on_a_client_without_delete_edits(
     assert isinstance(editor.edit_requests[-1].edit.changes, dict)
 
 
-async def test_review_each_applies_change_by_change_and_sums_up_once(editor: Editor, model: ScriptedModelServer) -> None:
+async def test_review_each_applies_change_by_change_and_sums_up_once(
+        editor: Editor, model: ScriptedModelServer) -> None:
     folder = "nvim-each"
     setup_leap(editor, folder)
     await editor.configure(review="each")

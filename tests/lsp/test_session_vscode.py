@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_editor
+from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -79,9 +79,8 @@ def model() -> Iterator[ScriptedModelServer]:
 
 @pytest_lsp.fixture(scope="module", config=server_config())
 async def vscode(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    lsp_client.editor = await start_editor(  # type: ignore[attr-defined]
-        lsp_client, tmp_path_factory.mktemp("vscode"), "visual-studio-code",
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
+    lsp_client.editor = await start_scripted_editor(  # type: ignore[attr-defined]
+        lsp_client, model, tmp_path_factory.mktemp("vscode"), "visual-studio-code",
     )
     yield
     await lsp_client.shutdown_session()
@@ -235,7 +234,8 @@ async def test_user_typing_during_the_session_survives(editor: Editor, model: Sc
 
     assert status["state"] == "partial", status
     # Their text survives: the note, and their label line (nobody answered the conflict question) ...
-    expected = note + LEAP.replace("    raise NotImplementedError\n", IMPLEMENTED).replace('"common"', '"common (user)"')
+    expected = note + LEAP.replace("    raise NotImplementedError\n", IMPLEMENTED).replace(
+        '"common"', '"common (user)"')
     assert editor.text(f"{folder}/leap.py") == expected
     request = editor.edit_requests[-1]
     (document,) = request.edit.document_changes or []

@@ -21,7 +21,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_editor
+from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import (
     EXPECTED,
     IMPLEMENTED,
@@ -47,9 +47,8 @@ def model() -> Iterator[ScriptedModelServer]:
 
 @pytest_lsp.fixture(scope="module", config=server_config())
 async def vscode(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    lsp_client.editor = await start_editor(  # type: ignore[attr-defined]
-        lsp_client, tmp_path_factory.mktemp("undo-vscode"), "visual-studio-code",
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
+    lsp_client.editor = await start_scripted_editor(  # type: ignore[attr-defined]
+        lsp_client, model, tmp_path_factory.mktemp("undo-vscode"), "visual-studio-code",
     )
     yield
     await lsp_client.shutdown_session()
@@ -57,9 +56,8 @@ async def vscode(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_pat
 
 @pytest_lsp.fixture(scope="module", config=server_config())
 async def neovim(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    lsp_client.editor = await start_editor(  # type: ignore[attr-defined]
-        lsp_client, tmp_path_factory.mktemp("undo-neovim"), "neovim",
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
+    lsp_client.editor = await start_scripted_editor(  # type: ignore[attr-defined]
+        lsp_client, model, tmp_path_factory.mktemp("undo-neovim"), "neovim",
     )
     yield
     await lsp_client.shutdown_session()
@@ -202,7 +200,8 @@ async def test_an_edit_aborted_partway_is_partial_reported_and_undoable(
     told = "\n".join(str(m["content"]) for m in model.requests[before]["messages"] if m["role"] == "user")
     assert f"was told: \u201c{facts}\u201d" in told
     assert "The editor did not apply these" in told and "test_leap.py: new file (+5)" in told
-    assert f"The user was told since: \u201cundo of implement `leap`: undid its changes to {folder}/leap.py.\u201d" in told
+    undone = f"undo of implement `leap`: undid its changes to {folder}/leap.py."
+    assert f"The user was told since: \u201c{undone}\u201d" in told
 
 
 async def test_an_undo_the_editor_applied_in_part_stays_undoable(editor: Editor, model: ScriptedModelServer) -> None:

@@ -18,7 +18,7 @@ from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.script import Call, Reply
-from tests.lsp.conftest import MODEL, Editor, server_config, start_editor
+from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import IMPLEMENTED, LEAP, implement_leap
 from tests.sandbox.conftest import snapshot
 
@@ -36,9 +36,8 @@ def model() -> Iterator[ScriptedModelServer]:
 
 @pytest_lsp.fixture(scope="module", config=CONFIG)
 async def vscode(lsp_client: LanguageClient, model: ScriptedModelServer, tmp_path_factory: pytest.TempPathFactory):
-    lsp_client.editor = await start_editor(  # type: ignore[attr-defined]
-        lsp_client, tmp_path_factory.mktemp("vscode"), "visual-studio-code",
-        backend="ollama", baseUrl=model.base_url, model=MODEL, stallTimeout=10, connectTimeout=2,
+    lsp_client.editor = await start_scripted_editor(  # type: ignore[attr-defined]
+        lsp_client, model, tmp_path_factory.mktemp("vscode"), "visual-studio-code",
     )
     yield
     await lsp_client.shutdown_session()
