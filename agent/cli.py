@@ -6,9 +6,12 @@ Exit codes of `run`: 0 the model finished, 3 turn cap, 1 error or stuck, 2 usage
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from agent.settings import LoadedSettings, Settings
@@ -58,6 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands `lsp ...` to the server's own parser before parsing here.
     sub.add_parser("lsp", help="run the language server on stdio (for editors); options: see `lsp --help`")
     return parser
+
+
+def entry() -> NoReturn:
+    """The installed `little-coder` command: main(), then out of the process.
+
+    Once main() has returned, everything a command opened is closed (sessions close their clients,
+    sandboxes and model servers themselves). What normal interpreter exit still does is free every
+    object one by one, the tokenizer's tables and each module: ~0.1 s a user waits for after the
+    answer. So, with no other thread still working, the exit handlers run (logging's flush, temporary
+    folders) and the process ends without that teardown.
+    """
+    code = main()
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        sys.exit(code)  # the interpreter waits for them, as it always has
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,4 +219,4 @@ async def _run(task: str, root: Path, settings: Settings, *, as_json: bool, show
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

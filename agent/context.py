@@ -9,9 +9,10 @@ history destructively every turn, orphaning tool results and invalidating the se
   overhead for the chat template; server-reported prompt sizes calibrate the estimate;
 - while the request fits under `limit - reserve` the history is returned untouched, so the prompt
   stays append-only and the server reuses its cache;
-- when it would overflow, old long tool results are snipped first; if that is not enough, the oldest
-  turn groups (an assistant message with all its tool results) are replaced by one deterministic
-  summary message. Compaction aims well below the limit so that it happens rarely.
+- when it would overflow, superseded harness notes go first, then old long tool results are
+  snipped; if that is not enough, the oldest turn groups (an assistant message with all its tool
+  results) are replaced by one deterministic summary message. Compaction aims well below the limit
+  so that it happens rarely.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TypeGuard
 
 from agent import tokens
 from agent.fence import unfence
-from agent.messages import AssistantMessage, Message, ToolMessage, UserMessage, message_text
+from agent.messages import AssistantMessage, Message, ToolMessage, UserMessage, is_note, message_text
 from agent.providers.base import ToolSpec
 
 # Chat templates wrap each message in role markers (about 4–5 tokens for ChatML-style templates),
@@ -179,10 +180,16 @@ class ContextAccountant:
             return FitResult(list(history), False, before, before, 0, 0)
 
         target = int(self.budget * TARGET_SHARE)
-        work = list(history)
         raw_total = fixed + sum(counts)
 
-        # 1. Snip old long tool results, oldest first.
+        # 1. Superseded harness notes go first: reference material for steps already taken.
+        newest_note = max((i for i, m in enumerate(history) if is_note(m)), default=-1)
+        superseded = {i for i, m in enumerate(history) if is_note(m) and i != newest_note}
+        work = [m for i, m in enumerate(history) if i not in superseded] if superseded else list(history)
+        counts = [c for i, c in enumerate(counts) if i not in superseded] if superseded else counts
+        raw_total = fixed + sum(counts)
+
+        # 2. Snip old long tool results, oldest first.
         snipped: set[int] = set()  # ids of the shortened copies
         for i in range(max(0, len(work) - KEEP_RECENT)):
             if self._scaled(raw_total) <= target:
@@ -196,7 +203,7 @@ class ContextAccountant:
                 snipped.add(id(work[i]))
         total = self._scaled(raw_total)
 
-        # 2. Replace the oldest turn groups with a summary.
+        # 3. Replace the oldest turn groups with a summary.
         dropped = 0
         if total > target:
             work, counts, dropped, total = self._drop_groups(work, counts, fixed, target, turn)
@@ -215,7 +222,7 @@ class ContextAccountant:
         self._prune_cache(work)
         # Only results still in the history count: snipped ones that were then dropped do not.
         kept_snipped = sum(1 for m in work if id(m) in snipped)
-        return FitResult(work, True, before, total, kept_snipped, dropped, overflow)
+        return FitResult(work, True, before, total, kept_snipped, dropped + len(superseded), overflow)
 
     def _drop_groups(
         self, work: list[Message], counts: list[int], fixed: int, target: int, turn: int

@@ -67,6 +67,7 @@ class SessionStarted(_Event):
     max_turns: int
     text_tools: bool = False
     prompt_version: str = ""  # agent.prompt.PROMPT_VERSION: which system prompt and tool schemas were sent
+    prompt_layout: str = ""  # where the harness notes went (settings.prompt_layout)
 
 
 class TurnStarted(_Event):
@@ -193,6 +194,8 @@ class GuidanceSelected(_Event):
     # slightly more than the items' sum.
     tokens: int
     budget: int  # the guidance budget the selection had to fit
+    # Layout `kept`: the same note as the latest one in the conversation, so it was not sent again.
+    unchanged: bool = False
 
 
 class QualityCorrection(_Event):
@@ -293,5 +296,6 @@ def describe(event: _Event) -> str | None:
         case GuidanceSelected(cards=cards, knowledge=knowledge, tokens=total) if cards or knowledge:
             items = [f"{c.name} card {c.tokens} tok" for c in cards]
             items += [f"knowledge {k.name} {k.tokens} tok" for k in knowledge]
-            return f"guidance: {', '.join(items)} = {total} tok"
+            kept = " (unchanged: not sent again)" if event.unchanged else ""
+            return f"guidance: {', '.join(items)} = {total} tok{kept}"
     return None

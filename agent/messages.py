@@ -29,6 +29,9 @@ class SystemMessage(BaseModel):
     content: str
 
 
+GUIDANCE_ORIGIN = "guidance"  # a harness note (agent/prompt.py): reference material, never a request
+
+
 class UserMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
     role: Literal["user"] = "user"
@@ -60,6 +63,11 @@ Message = Annotated[
     Union[SystemMessage, UserMessage, AssistantMessage, ToolMessage],
     Field(discriminator="role"),
 ]
+
+
+def is_note(message: Message) -> bool:
+    """A harness note kept in the history (prompt layout `kept`)."""
+    return isinstance(message, UserMessage) and message.origin == GUIDANCE_ORIGIN
 
 
 def message_text(message: SystemMessage | UserMessage | AssistantMessage | ToolMessage) -> str:

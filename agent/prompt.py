@@ -2,22 +2,22 @@
 
 Local servers (llama.cpp, Ollama) reuse their KV cache only for the unchanged prefix of a request.
 The original rebuilt its system prompt with the selected cards inside, so a changed card invalidated
-the whole cached history (SCAFFOLD §11.2). Here the system prompt depends only on the tool set, the
-history only grows, and the guidance that changes per call travels in one small message at the tail:
+the whole cached history (SCAFFOLD §11.2). Here the system prompt depends only on the tool set and the
+history only grows; the guidance that changes per call is one small message, placed one of three ways:
 
-    stable:  [system, *history, guidance]      the prefix of call n+1 extends the prefix of call n
-    rewrite: [system + guidance, *history]     the original's placement (SCAFFOLD §6)
+    kept:    [system, *history]             the note joins the history when it changes (the default)
+    stable:  [system, *history, note]       a fresh note at the tail of every call, never stored
+    rewrite: [system + note, *history]      the original's placement (SCAFFOLD §6)
 
-Where the note goes is a trade-off, because a server reuses only the unchanged *prefix*. A note at the
-tail is re-evaluated on every call (the conversation's growth lands before it), changed or not, so a
-call costs growth + note. A note anchored early (the original's place, or any fixed position before the
-history) is reused while it is unchanged, but each change re-evaluates the whole conversation after it.
-The selection follows the last tools called and the last error, so it changes on most calls (5 of 7 in
-the leap session of bench/kv_cache_reuse.py, where the tail evaluates 1.5x fewer tokens than the anchor
-over the session, and the gap widens as the history grows); the tail also puts the notes next to the
-step they are for. Keeping one note reused when unchanged *and* cheap when changed would mean leaving
-every past note in the history, which spends context on stale cards. Hence `stable` is the default and
-`rewrite` stays only as the original's placement.
+A server reuses only the unchanged *prefix*, so each placement has its price. A note at the tail that
+is never stored (`stable`) is re-evaluated on every call, changed or not: a call costs growth + note.
+A note anchored early (`rewrite`) is reused while unchanged, but each change re-evaluates the whole
+conversation after it, and the selection follows the last tools and errors, so it changes on most
+calls (5 of 7 in the leap session of bench/kv_cache_reuse.py). `kept` appends a note to the history
+only when it differs from the latest one there: an unchanged note is already in the cached prefix
+and costs nothing, a changed one costs itself, and each sits right before the step it was chosen
+for. The price is context: superseded notes stay where they are (taking them out would re-evaluate
+everything after them), so they are the first thing compaction removes (agent/context.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from agent.fence import FILE_TAG, OUTPUT_TAG
 from agent.guidance import Selection
-from agent.messages import Message, SystemMessage, UserMessage
+from agent.messages import GUIDANCE_ORIGIN, Message, SystemMessage, UserMessage, is_note
 from agent.providers.base import ToolSpec
 from agent.settings import PromptLayout
 
@@ -137,19 +137,36 @@ def guidance_block(selection: Selection, discovered: Sequence[str], *, first_tur
     return "\n\n".join([GUIDANCE_HEADER, *parts])
 
 
+def keep_note(history: list[Message], guidance: str | None) -> UserMessage | None:
+    """Layout `kept`: append `guidance` to the history unless the latest note the history holds says the
+    same (compaction may have taken it: then it is appended again). Returns the message appended."""
+    if guidance is None:
+        return None
+    latest = next((m for m in reversed(history) if is_note(m)), None)
+    if latest is not None and latest.content == guidance:
+        return None
+    note = UserMessage(content=guidance, origin=GUIDANCE_ORIGIN)
+    history.append(note)
+    return note
+
+
 def build_messages(
     system: str,
     history: Sequence[Message],
     guidance: str | None,
-    layout: PromptLayout = "stable",
+    layout: PromptLayout = "kept",
 ) -> list[Message]:
-    """The request's message list. The guidance message is built per call and never stored in the
-    history, so the next call's prefix is exactly this call's list minus its last message: a call
-    re-evaluates only the conversation's growth and its note (the module docstring weighs the layouts)."""
+    """The request's message list. With `kept` the notes are already in the history (`keep_note`) and
+    `guidance` must be None. With `stable` the note is built per call and never stored, so the next
+    call's prefix is this call's list minus its last message (the module docstring weighs the layouts)."""
+    if layout == "kept":
+        if guidance is not None:
+            raise ValueError("layout 'kept' carries its notes in the history (keep_note)")
+        return [SystemMessage(content=system), *history]
     if layout == "rewrite":
         content = system if guidance is None else f"{system}\n\n{guidance}"
         return [SystemMessage(content=content), *history]
     messages: list[Message] = [SystemMessage(content=system), *history]
     if guidance is not None:
-        messages.append(UserMessage(content=guidance, origin="guidance"))
+        messages.append(UserMessage(content=guidance, origin=GUIDANCE_ORIGIN))
     return messages

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -56,7 +57,7 @@ from agent.guidance import GuidanceLibrary, Selection, select
 from agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
 from agent.model_call import CallResult, call_model
 from agent.monitor import QualityMonitor, Verdict
-from agent.prompt import PROMPT_VERSION, build_messages, guidance_block, system_prompt
+from agent.prompt import PROMPT_VERSION, build_messages, guidance_block, keep_note, system_prompt
 from agent.providers.base import ChatRequest, ProviderError
 from agent.sandbox import containment
 from agent.settings import Settings
@@ -153,7 +154,19 @@ class Session:
 
     async def _run(self) -> AsyncIterator[Event]:
         settings = self.settings
-        self.backend = backend = await connect(settings, self.memory)
+        # Three waits before the first request, started together: the tokenizer (~0.2 s of CPU, once per
+        # process), the trial sandbox (a child process; only a session that may run Bash asks) and the
+        # server's probe (network). Threads, so none of them holds up the event loop.
+        encoding = asyncio.ensure_future(asyncio.to_thread(tokens.encoding))
+        contained = asyncio.ensure_future(asyncio.to_thread(containment, settings)) if "Bash" in self.tools else None
+        try:
+            self.backend = backend = await connect(settings, self.memory)
+            uncontained = (await contained).notice() if contained is not None else None
+            await encoding
+        finally:
+            for waiting in (encoding, contained):
+                if waiting is not None:
+                    _abandon(waiting)
         config = backend.config
         text_mode = config.text_tools
         self._counters.text_tool_mode = text_mode
@@ -167,14 +180,10 @@ class Session:
             max_turns=settings.max_turns,
             text_tools=text_mode,
             prompt_version=PROMPT_VERSION,
+            prompt_layout=settings.prompt_layout,
         )
-        if "Bash" in self.tools:
-            # The first decision probes the machine with a trial sandbox: off the event loop.
-            uncontained = (await asyncio.to_thread(containment, settings)).notice()
-            if uncontained:
-                yield Notice(session_id=self.id, message=uncontained)  # said once, at the start
-        # The tokenizer loads once per process (~0.7 s of CPU): off the event loop, before anything counts.
-        await asyncio.to_thread(tokens.encoding)
+        if uncontained:
+            yield Notice(session_id=self.id, message=uncontained)  # said once, at the start
         specs = [t.spec() for t in self.tools.values()]
         system = system_prompt(specs, text_tools_block=text_tools.instructions(specs) if text_mode else None)
         library = GuidanceLibrary.bundled()
@@ -216,6 +225,11 @@ class Session:
                 budget=config.guidance_budget,
             )
             guidance = guidance_block(selection, self._unread(discovered), first_turn=turn == 1)
+            unchanged = False
+            if settings.prompt_layout == "kept":
+                # An unchanged note stays where it is, in the cached prefix.
+                unchanged = guidance is not None and keep_note(self.history, guidance) is None
+                guidance = None
             fit = accountant.fit(self.history, system=system, specs=[] if text_mode else specs,
                                  guidance=guidance, turn=turn)
             if fit.overflow:
@@ -231,7 +245,7 @@ class Session:
                 )
             history = text_tools.to_text_mode(self.history) if text_mode else self.history
             requests_built += 1
-            yield self._guidance_event(selection, turn, requests_built, config.guidance_budget)
+            yield self._guidance_event(selection, turn, requests_built, config.guidance_budget, unchanged)
             request = ChatRequest(
                 model=backend.model,
                 messages=build_messages(system, history, guidance, settings.prompt_layout),
@@ -373,10 +387,11 @@ class Session:
         self._counters.repairs += sum(isinstance(e, ToolCallRepaired) for e in events)
         return reply.model_copy(update={"content": content, "tool_calls": tuple(fixed)}), events
 
-    def _guidance_event(self, selection: Selection, turn: int, call: int, budget: int) -> GuidanceSelected:
+    def _guidance_event(self, selection: Selection, turn: int, call: int, budget: int,
+                        unchanged: bool) -> GuidanceSelected:
         self._counters.guidance_tokens += selection.tokens
         return GuidanceSelected(
-            session_id=self.id, turn=turn, call=call, tokens=selection.tokens, budget=budget,
+            session_id=self.id, turn=turn, call=call, tokens=selection.tokens, budget=budget, unchanged=unchanged,
             cards=[GuidanceItem(name=c.name, tokens=c.section_tokens) for c in selection.cards],
             knowledge=[GuidanceItem(name=k.name, tokens=k.section_tokens) for k in selection.knowledge],
         )
@@ -473,3 +488,12 @@ class Session:
             final_text=self._final_text,
         )
         return self.result
+
+
+def _abandon(waited: asyncio.Future[Any]) -> None:
+    """Let go of a wait the session no longer needs: its thread ends on its own; an error it ended with
+    is left to what failed first (the probe, say), not logged as never retrieved."""
+    if not waited.done():
+        waited.cancel()
+    elif not waited.cancelled():
+        waited.exception()

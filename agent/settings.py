@@ -32,7 +32,7 @@ Backend = Literal["auto", "ollama", "openai"]
 BashPolicy = Literal["ask", "allowlist", "always", "never"]
 ReviewMode = Literal["session", "each", "direct"]
 TextTools = Literal["auto", "on", "off"]
-PromptLayout = Literal["stable", "rewrite"]
+PromptLayout = Literal["kept", "stable", "rewrite"]
 SandboxMode = Literal["on", "required", "off"]
 NetworkAccess = Literal["none", "loopback", "host"]
 
@@ -77,7 +77,7 @@ class Settings(BaseModel):
         True, description="score knowledge entries on the task plus the start of the project's instructions"
     )
     text_tools: TextTools = "auto"
-    prompt_layout: PromptLayout = "stable"
+    prompt_layout: PromptLayout = "kept"
     # -1 keeps the model loaded for good, as the original did: a runner unloaded between requests in the
     # middle of a benchmark degraded its results (its docs/benchmark-reproduction.md).
     keep_alive: str | int = -1

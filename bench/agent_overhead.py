@@ -7,14 +7,21 @@ Bash (in the sandbox, as a user's run does), then a final answer. The real CLI r
 a 50,000-file one (generated once, cached under ~/.cache/little-coder/bench/). Then
 
     model time = Σ over chat requests of (finished_at − started_at), from the fake server's log
-    overhead   = (CLI wall time − model time) / model time
+    overhead   = (CLI wall time − model time − the check's own run time) / model time
 
-so overhead is everything the user waits for that is not the model: interpreter start and imports,
-settings, probing the server, building requests, parsing streams, tools, the sandboxed Bash call (the
-command's own run time is reported beside it), and exit. The CLI's CPU (RUSAGE_CHILDREN) is reported
-beside its wall time. Goal: overhead ≤ 2 % on each workspace size.
+so overhead is everything the user waits for that is neither the model nor the command the model asked
+for: interpreter start and imports, settings, probing the server, building requests, parsing streams,
+tools, the sandbox around the Bash call, and exit. The check's own run time (the same command run bare,
+beside the CLI, best of three) is reported, and so is the share with it left in. The CLI's CPU
+(RUSAGE_CHILDREN) is reported beside its wall time, and so is the session length from which the
+overhead measured is 2 % (most of it is paid once per process). Goal: overhead ≤ 2 % on each workspace.
 
-    python bench/agent_overhead.py [--runs 3] [--rate 50] [--quick]
+With `--compare-with DIR` (a checkout of an earlier version, e.g. `git worktree add /tmp/prev <commit>`)
+that version's CLI runs beside ours, alternating run by run so the machine's drifts hit both alike. Each
+checkout runs what its own `little-coder` command runs (the entry point its pyproject.toml names), with
+this interpreter and that checkout first on PYTHONPATH.
+
+    python bench/agent_overhead.py [--runs 3] [--rate 50] [--compare-with DIR] [--quick]
 
 Prints one JSON object on stdout.
 """
@@ -30,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +47,6 @@ from bench.support import ROOT, FakeModelProcess, children_cpu_seconds, emit
 from tests.fakes.script import Call, Reply
 
 GOAL_SHARE = 0.02
-CLI = ROOT / ".venv" / "bin" / "little-coder"
 CACHE = Path.home() / ".cache" / "little-coder" / "bench"
 TASK = "add() in app/calc.py subtracts instead of adding; fix it and check it."
 CALC = '"""Arithmetic helpers."""\n\n\ndef add(a: int, b: int) -> int:\n    return a - b\n\n\n' + "".join(
@@ -81,7 +88,7 @@ def small_tree(root: Path) -> None:
 
 
 def large_tree(files: int) -> Path:
-    """A cached tree of `files` files (the small project plus generated packages); app/calc.py is reset."""
+    """A cached tree of `files` files (the small project plus generated packages)."""
     root = CACHE / f"workspace-{files}"
     done = root / ".complete"
     if not done.exists():
@@ -97,33 +104,48 @@ def large_tree(files: int) -> Path:
                 made += 1
             package += 1
         done.write_text(str(files))  # hidden, never listed: the tree keeps exactly `files` files
-    (root / "app" / "calc.py").write_text(CALC)
     return root
 
 
 def bare_command_s(root: Path) -> float:
-    """The check's own run time without the scaffold or the sandbox (it is part of the CLI's wall time)."""
-    started = time.monotonic()
-    subprocess.run(["/bin/sh", "-c", CHECK], cwd=root, capture_output=True, check=True)
-    return time.monotonic() - started
+    """The check's own run time without the scaffold or the sandbox (it is part of the CLI's wall time):
+    the best of three, so a hiccup of the machine is not subtracted as the command's."""
+    times = []
+    for _ in range(3):
+        started = time.monotonic()
+        subprocess.run(["/bin/sh", "-c", CHECK], cwd=root, capture_output=True, check=True)
+        times.append(time.monotonic() - started)
+    return min(times)
 
 
-def cli_environment() -> dict[str, str]:
-    """Ours, with bytecode caching on (an installed little-coder has its .pyc files; compiling every
-    module at each start is not its cost), cached outside the checkout."""
+def cli_environment(source: Path) -> dict[str, str]:
+    """Ours, with the checkout first on the path and bytecode caching on (an installed little-coder has
+    its .pyc files; compiling every module at each start is not its cost), cached outside the checkout."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache")
+    env["PYTHONPATH"] = str(source)
     return env
 
 
-def one_run(root: Path, rate: float) -> dict[str, float]:
+def cli_command(source: Path) -> list[str]:
+    """What the checkout's `little-coder` console script runs: its entry point, called the same way."""
+    entry = tomllib.loads((source / "pyproject.toml").read_text())["project"]["scripts"]["little-coder"]
+    module, function = entry.split(":")
+    launcher = f"import sys; from {module} import {function}; sys.argv[0] = 'little-coder'; sys.exit({function}())"
+    return [sys.executable, "-c", launcher]
+
+
+def one_run(source: Path, root: Path, rate: float) -> dict[str, float]:
+    (root / "app" / "calc.py").write_text(CALC)  # the bug back in place: each run makes the same edit
     script = replies()
     with FakeModelProcess(script, tokens_per_second=rate, chunk_tokens=1) as server:
-        command = [str(CLI), "run", "--workspace", str(root), "--backend", "ollama", "--base-url", server.base_url,
-                   "--model", "qwen3.5:9b", "--bash", "always", "--json", TASK]
+        command = [*cli_command(source), "run", "--workspace", str(root), "--backend", "ollama",
+                   "--base-url", server.base_url, "--model", "qwen3.5:9b", "--bash", "always", "--json", TASK]
         cpu_before = children_cpu_seconds()
         started = time.monotonic()
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=cli_environment())
+        # In the checkout: `python -c` puts the working directory first on sys.path, before PYTHONPATH.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=cli_environment(source),
+                              cwd=source)
         wall = time.monotonic() - started
         cpu = children_cpu_seconds() - cpu_before
         log = server.wait_requests(len(script), timeout=10.0)
@@ -137,24 +159,39 @@ def one_run(root: Path, rate: float) -> dict[str, float]:
     # (start, imports, settings, probing), between requests (tools, Bash, request building), after the last.
     between = sum(later["started_at"] - earlier["finished_at"] for earlier, later in itertools.pairwise(log))
     return {"cli_wall_s": wall, "cli_cpu_s": cpu, "model_s": model, "tokens": tokens,
-            "tokens_over_rate_s": tokens / rate, "overhead_s": wall - model, "overhead_share": (wall - model) / model,
+            "tokens_over_rate_s": tokens / rate, "overhead_share_with_command": (wall - model) / model,
             "before_first_request_s": log[0]["started_at"] - started, "between_requests_s": between,
             "after_last_request_s": started + wall - log[-1]["finished_at"]}
 
 
-def measure(name: str, root: Path, runs: int, rate: float) -> dict[str, Any]:
+def measure(name: str, root: Path, runs: int, rate: float, previous: Path | None) -> dict[str, Any]:
     files = sum(len(names) for _, _, names in os.walk(root)) - (1 if (root / ".complete").exists() else 0)
-    samples = [one_run(root, rate) for _ in range(runs)]
-    median = {key: statistics.median(sample[key] for sample in samples) for key in samples[0]}
-    return {
+    sources = {"current": ROOT} | ({"previous": previous} if previous is not None else {})
+    samples: dict[str, list[dict[str, float]]] = {label: [] for label in sources}
+    for _ in range(runs):
+        for label, source in sources.items():
+            samples[label].append(one_run(source, root, rate))
+    command_s = bare_command_s(root)  # once the CLI has fixed add(): the check then passes, as in the runs
+    for sample in itertools.chain(*samples.values()):
+        sample["overhead_s"] = sample["cli_wall_s"] - sample["model_s"] - command_s
+        sample["overhead_share"] = sample["overhead_s"] / sample["model_s"]
+        sample["goal_from_model_s"] = sample["overhead_s"] / GOAL_SHARE
+    medians = {label: {key: statistics.median(sample[key] for sample in taken) for key in taken[0]}
+               for label, taken in samples.items()}
+    result: dict[str, Any] = {
         "workspace": name,
         "files": files,
         "runs": runs,
-        "median": {key: round(value, 4) for key, value in median.items()},
-        "bash_check_bare_s": round(bare_command_s(root), 4),
+        "median": {key: round(value, 4) for key, value in medians["current"].items()},
+        "bash_check_bare_s": round(command_s, 4),
         "goal_overhead_share": GOAL_SHARE,
-        "goal_met": median["overhead_share"] <= GOAL_SHARE,
+        "goal_met": medians["current"]["overhead_share"] <= GOAL_SHARE,
     }
+    if previous is not None:
+        result["previous_median"] = {key: round(value, 4) for key, value in medians["previous"].items()}
+        result["overhead_previous_over_current"] = round(
+            medians["previous"]["overhead_s"] / max(medians["current"]["overhead_s"], 1e-6), 2)
+    return result
 
 
 def main() -> None:
@@ -162,22 +199,28 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="CLI runs per workspace (median reported)")
     parser.add_argument("--rate", type=float, default=50.0, help="tokens per second the model streams")
     parser.add_argument("--large-files", type=int, default=50_000, help="files in the large workspace")
+    parser.add_argument("--compare-with", type=Path, help="a checkout of an earlier version to measure beside")
     parser.add_argument("--quick", action="store_true",
                         help="one run each at 400 tokens/s on a 2,000-file tree: checks the bench, not the goal")
     args = parser.parse_args()
     runs, rate, large = (1, 400.0, 2_000) if args.quick else (args.runs, args.rate, args.large_files)
+    previous = args.compare_with.resolve() if args.compare_with is not None else None
     with tempfile.TemporaryDirectory(prefix="lc-bench-overhead-") as tmp:
         small = Path(tmp) / "small"
         small_tree(small)
-        one_run(small, 2_000.0)  # warm-up, not counted: writes the bytecode cache, fills the page cache
-        results = [measure("small", small, runs, rate), measure("large", large_tree(large), runs, rate)]
+        for source in (ROOT, previous):
+            if source is not None:  # warm-up, not counted: writes the bytecode and tokenizer caches
+                one_run(source, small, 2_000.0)
+        results = [measure("small", small, runs, rate, previous),
+                   measure("large", large_tree(large), runs, rate, previous)]
     emit({
         "benchmark": "agent_overhead",
         "rate_tok_s": rate,
         "quick": args.quick,
         "session": "Read, Edit, Bash (sandboxed quick check), final answer: 4 model turns, one CLI process",
         "workspaces": results,
-        "goal": f"(CLI wall - model time) / model time <= {GOAL_SHARE:.0%} at 50 tok/s, per workspace",
+        "goal": f"(CLI wall - model time - the check's own time) / model time <= {GOAL_SHARE:.0%} at 50 tok/s, "
+                "per workspace",
         "goal_met": all(result["goal_met"] for result in results) and rate == 50.0,
     })
 

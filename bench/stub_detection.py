@@ -11,8 +11,12 @@ few backspaces, at random places inside function bodies), each keystroke a new d
 way the language server reads it — `DocumentAnalyses.get` (incremental re-parse from the previous
 version's tree, lc_lsp.reparse) then the code-action lookup at the cursor — beside a from-scratch
 `analyze` of the same text (what every version cost before). Goal: < 5 ms per keystroke (p99).
-Beside them, the costliest keystroke found (Python, typing at the end of a block in a 10,000-line file)
-analysed on the event loop and in a worker thread, with the longest the loop then went without running.
+Of that keystroke, tree-sitter's own re-parse of the same versions, given the edit lc_lsp.reparse gives
+it (widened around the changed bytes, `edit_span`) and given only the changed bytes (`changed_span`, as
+before): at the end of a Python block the latter made tree-sitter re-read the rest of the file.
+Beside them, a keystroke at the end of a Python block in a 10,000-line file whose tree was parsed from
+scratch (the first re-parses of such a tree visit each top-level definition) analysed on the event loop
+and in a worker thread, with the longest the loop then went without running.
 
     python bench/stub_detection.py [--calls 300] [--keystrokes 200] [--seed 7] [--quick]
 """
@@ -32,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import emit, own_cpu_seconds, summary_ms
 from lc_lsp.actions import DocumentAnalyses
+from lc_lsp.languages import resolve
+from lc_lsp.reparse import changed_span, edit_span, point_at
 from lc_lsp.stubs import analyze, find_targets, list_stubs
 
 LOOKUP_GOAL_MS = 20.0
@@ -486,10 +492,35 @@ def measure_keystrokes(language: str, lines: int, count: int, full_every: int, r
     }
 
 
+def reparse_only(language: str, lines: int, count: int, rng: random.Random) -> dict[str, object]:
+    """tree-sitter's re-parse alone over the keystrokes of `measure_keystrokes` (given the same `rng`
+    state), each version from the tree of the one before, told of the widened edit (today) and of the
+    changed bytes only (before)."""
+    grammar = resolve(language, None).grammar
+    assert grammar is not None
+    parser = grammar.parser()
+    text = generate(language, lines)
+    spans = {"widened_edit": edit_span, "changed_bytes_only": changed_span}
+    trees = dict.fromkeys(spans, parser.parse(text.encode()))
+    took: dict[str, list[float]] = {kind: [] for kind in spans}
+    old = text.encode()
+    for current, _line, _column in keystrokes(text, language, count, rng):
+        new = current.encode()
+        for kind, span in spans.items():
+            tree = trees[kind].copy()
+            start, old_end, new_end = span(old, new)
+            tree.edit(start, old_end, new_end, point_at(new, start), point_at(old, old_end), point_at(new, new_end))
+            started = time.perf_counter()
+            trees[kind] = parser.parse(new, tree)
+            took[kind].append(time.perf_counter() - started)
+        old = new
+    return {kind: summary_ms(samples) for kind, samples in took.items()}
+
+
 async def loop_stalls(text: str, language: str, edits: int) -> dict[str, object]:
-    """The slowest keystroke kind (Python: typing at the end of a block, after which tree-sitter re-reads
-    the rest of the file) analysed on the event loop and in a worker thread: how long the analysis took
-    and the longest the loop went without running a 0.5 ms ticker meanwhile."""
+    """A keystroke at the end of a Python block, on a tree parsed from scratch, analysed on the event loop
+    and in a worker thread: how long the analysis took and the longest the loop went without running a
+    0.5 ms ticker meanwhile."""
     lines = text.split("\n")
     line = next(i for i, row in enumerate(lines) if row.strip() == "return total")
     at = sum(len(row) + 1 for row in lines[:line]) + len(lines[line])
@@ -538,8 +569,14 @@ def main(argv: list[str] | None = None) -> int:
     lookups = {language: measure(language, calls, rng) for language in UNITS}
     lookup_p99_us = max(float(entry["find_targets"]["p99_us"]) for entry in lookups.values())  # type: ignore[index]
     edited = ["python"] if args.quick else list(TYPED)
+    replay = random.Random()
+    replay.setstate(rng.getstate())  # so that reparse_only replays the very keystrokes measured here
     per_keystroke = {
         language: {str(lines): measure_keystrokes(language, lines, typed, 10, rng) for lines in (3000, 10000)}
+        for language in edited
+    }
+    reparsed = {
+        language: {str(lines): reparse_only(language, lines, typed, replay) for lines in (3000, 10000)}
         for language in edited
     }
     block_end = asyncio.run(loop_stalls(generate("python", 10000), "python", 3 if args.quick else 10))
@@ -564,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         "keystrokes_per_file": typed,
         "worst_keystroke_p99_ms": keystroke_p99_ms,
         "keystrokes": per_keystroke,
+        "tree_sitter_reparse_per_keystroke": reparsed,
         "python_block_end_keystroke_10000_lines": block_end,
         "languages": lookups,
     })

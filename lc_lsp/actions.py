@@ -35,13 +35,15 @@ from lsprotocol import types
 
 from lc_lsp.command_names import IMPLEMENT
 from lc_lsp.ranges import Encoding, LineIndex, point
+from lc_lsp.reparse import changed_span
 from lc_lsp.stubs import AnalyzedDocument, Target, TextRange, analyze
 
 KIND_IMPLEMENT = types.CodeActionKind.RefactorRewrite
 KIND_FIX = types.CodeActionKind.QuickFix
 # From this size on, every version is analysed in a worker thread (read in chunks there, so the loop runs:
-# lc_lsp.reparse). Below it a re-parse costs ~1 ms, except that tree-sitter-python re-reads everything
-# after an edit at the end of a block: 20-50 ms in a 10,000-line file, which must not stall the loop.
+# lc_lsp.reparse). A keystroke's re-parse costs about a millisecond, but a version far from the last
+# analysed one (a file just opened, a big paste, a reload from disk) is parsed nearly from scratch: ~30 ms
+# at 10,000 lines, which must not stall the loop.
 OFF_LOOP_CHARS = 64_000
 _MESSAGE_CHARS = 60
 _MAX_FIXES = 5
@@ -72,8 +74,10 @@ class DocumentAnalyses:
             if entry is not None and _same_version(entry, version, text):
                 self._entries.move_to_end(uri)
                 return entry[2]
-        previous = entry[2].document if entry is not None else None
-        index = LineIndex(text)
+        if entry is None:
+            index, previous = LineIndex(text), None
+        else:
+            index, previous = entry[2].index.edited(text, *changed_span(entry[1], text)), entry[2].document
         analysis = Analysis(index, analyze(index, language_id, path, previous))
         with self._lock:
             self._entries[uri] = (version, text, analysis)

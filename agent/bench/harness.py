@@ -112,6 +112,7 @@ class Harness:
         results.config = json.loads(config.model_dump_json())
         results.protocol = config.protocol
         results.prompt_version = PROMPT_VERSION
+        results.prompt_layout = self.settings.prompt_layout
         results.finished = False
         pending = [e for e in found.exercises if not _done(results, e)]
 

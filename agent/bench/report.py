@@ -98,7 +98,7 @@ def conditional_table(results: RunResults, fmt: Format = "text") -> str:
 
 def _provenance(results: RunResults) -> str:
     return (f"protocol {results.protocol or 'unrecorded'}, "
-            f"prompt {results.prompt_version or 'unrecorded'}")
+            f"prompt {results.prompt_version or 'unrecorded'}, notes {results.prompt_layout or 'unrecorded'}")
 
 
 def report(results: RunResults, fmt: Format = "text", title: str = "") -> str:
@@ -175,9 +175,10 @@ def compare(a: RunResults, b: RunResults, label_a: str = "A", label_b: str = "B"
 
 
 def comparability_warnings(a: RunResults, b: RunResults, label_a: str = "A", label_b: str = "B") -> list[str]:
-    """What differs between two runs in how they were made: the protocol, the prompt version."""
+    """What differs between two runs in how they were made: the protocol, the prompt version, the layout."""
     out = []
-    for what, x, y in (("protocol", a.protocol, b.protocol), ("prompt version", a.prompt_version, b.prompt_version)):
+    for what, x, y in (("protocol", a.protocol, b.protocol), ("prompt version", a.prompt_version, b.prompt_version),
+                       ("prompt layout", a.prompt_layout, b.prompt_layout)):
         if x != y:
             out.append(f"WARNING: the runs differ in {what}: {label_a} {x or 'unrecorded'}, "
                        f"{label_b} {y or 'unrecorded'}; their pass rates are not directly comparable")

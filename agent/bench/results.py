@@ -138,6 +138,7 @@ class RunResults(BaseModel):
     # made the run; "" in files written before they were recorded.
     protocol: str = ""
     prompt_version: str = ""
+    prompt_layout: str = ""  # where the harness notes went (settings.prompt_layout); "" before it was recorded
     problems: list[str] = Field(default_factory=list)
     # Toolchain versions, the graders' sandbox and the compiler cache's hits (of the latest session of
     # the run); None in files written before they were recorded.

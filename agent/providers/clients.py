@@ -40,6 +40,18 @@ def ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@lru_cache(maxsize=1)
+def _plain_http_context() -> ssl.SSLContext:
+    """For a client of an http:// server, which never speaks TLS (redirects are not followed): a context
+    that verifies like any other but trusts nothing, so a TLS connection it were somehow asked for fails
+    closed. Saves a CLI start the CA bundle's ~25 ms."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _context_for(base_url: str) -> ssl.SSLContext:
+    return ssl_context() if base_url.lower().startswith("https:") else _plain_http_context()
+
+
 class _LoopClients:
     """The clients of one event loop, closed by `_closer` when the loop shuts its generators down."""
 
@@ -74,7 +86,7 @@ class SharedClients:
         turn = entry.turns[base_url] = (entry.turns.get(base_url, -1) + 1) % POOLS_PER_SERVER
         client = entry.clients.get((base_url, turn))
         if client is None or client.is_closed:
-            client = entry.clients[base_url, turn] = httpx.AsyncClient(verify=ssl_context(), limits=_LIMITS)
+            client = entry.clients[base_url, turn] = httpx.AsyncClient(verify=_context_for(base_url), limits=_LIMITS)
         return client
 
     async def close(self) -> None:

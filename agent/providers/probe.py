@@ -20,6 +20,7 @@ text depends on the template and the server's reasoning format, which /props doe
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -87,10 +88,10 @@ async def probe(
 
 async def _probe_ollama(get: _Getter, base_url: str, model: str) -> Capabilities:
     caps = Capabilities(server="ollama")
-    version = await get.json("GET", f"{base_url}/api/version")
+    version, show = await asyncio.gather(  # independent questions: one round trip, not two
+        get.json("GET", f"{base_url}/api/version"), get.json("POST", f"{base_url}/api/show", {"model": model}))
     if isinstance(version, dict) and version.get("version"):
         caps.server = f"ollama {version['version']}"
-    show = await get.json("POST", f"{base_url}/api/show", {"model": model})
     if not isinstance(show, dict):
         return caps
     listed = show.get("capabilities")

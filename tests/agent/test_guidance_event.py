@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from agent import tokens
-from agent.events import GuidanceSelected, SessionFinished, event_adapter
+from agent.events import GuidanceItem, GuidanceSelected, SessionFinished, event_adapter
 from agent.guidance import GuidanceLibrary
 from agent.guidance.select import render
+from agent.prompt import GUIDANCE_HEADER
 from agent.session import Session
 from agent.transcript import Transcript
 from agent.workspace import DiskWorkspace
@@ -41,7 +42,8 @@ async def test_guidance_event_matches_the_request(protocol: str, leap_workspace:
     cards = {card.name: card for card in library.cards}
     entries = {entry.name: entry for entry in library.knowledge}
     for event, request in zip(selected, requests, strict=True):
-        sent = "\n".join(str(m.get("content") or "") for m in request["messages"])
+        # The note in force for this request: the latest in the conversation (layout `kept`).
+        sent = [str(m["content"]) for m in request["messages"] if str(m.get("content")).startswith(GUIDANCE_HEADER)][-1]
         chosen_cards = [cards[item.name] for item in event.cards]
         chosen_entries = [entries[item.name] for item in event.knowledge]
         block = render(chosen_cards, chosen_entries)
@@ -78,3 +80,9 @@ async def test_guidance_event_matches_the_request(protocol: str, leap_workspace:
 def test_an_empty_selection_prints_nothing() -> None:
     event = GuidanceSelected(turn=1, call=1, tokens=0, budget=0)
     assert Transcript().lines(event) == []
+
+
+def test_a_note_not_sent_again_says_so() -> None:
+    event = GuidanceSelected(turn=2, call=2, tokens=90, budget=500, unchanged=True,
+                             cards=[GuidanceItem(name="edit", tokens=80)])
+    assert Transcript().lines(event) == ["  guidance: edit card 80 tok = 90 tok (unchanged: not sent again)"]

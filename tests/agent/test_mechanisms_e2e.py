@@ -3,6 +3,7 @@ the loop detector and context compaction."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from agent.backend import ModelMemory
-from agent.events import ContextCompacted, Notice, SessionFinished, ToolCallRepaired
+from agent.events import ContextCompacted, GuidanceSelected, Notice, SessionFinished, ToolCallRepaired
 from agent.prompt import GUIDANCE_HEADER
 from agent.session import Session
 from agent.workspace import DiskWorkspace
@@ -65,19 +66,45 @@ def _strip_guidance(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return messages[:-1]
 
 
+FIVE_TURNS = [
+    Reply(calls=[Call("Read", {"file_path": ".docs/instructions.md"})]),
+    Reply(calls=[Call("Read", {"file_path": "leap.py"})]),
+    Reply(calls=[Call("Write", {"file_path": "leap.py", "content": "x"})]),  # refused: error path too
+    Reply(calls=[Call("Grep", {"pattern": "def is_leap"})]),
+    Reply("Looked around."),
+]
+
+
+@pytest.mark.parametrize("protocol", ["ollama", "openai"])
+async def test_each_request_extends_the_previous_one_notes_and_all(protocol: str, leap_workspace: Path) -> None:
+    """The KV-cache contract of the default layout (`kept`): every request is the whole previous one, its
+    harness notes included, plus new messages; a note joins the history only when it changed."""
+    with ScriptedModelServer(protocol, FIVE_TURNS) as server:
+        events = await run(Session("Implement is_leap", DiskWorkspace(leap_workspace), settings_for(server)))
+        bodies = server.requests
+    assert events[-1].outcome == "done" and len(bodies) == 5
+    added: list[bool] = []
+    for before, after in itertools.pairwise(b["messages"] for b in bodies):
+        assert after[: len(before)] == before, "a request rewrote or dropped earlier messages"
+        new_notes = [m for m in after[len(before):] if m["role"] == "user" and m["content"].startswith(GUIDANCE_HEADER)]
+        assert len(new_notes) <= 1
+        if new_notes:
+            assert after[-1] == new_notes[0]  # a changed note sits right before the step it is for
+            latest = [m for m in before if m["role"] == "user" and m["content"].startswith(GUIDANCE_HEADER)][-1]
+            assert new_notes[0]["content"] != latest["content"]  # only a changed note is sent again
+        added.append(bool(new_notes))
+    assert any(added) and not all(added)  # the notes changed on some calls and were reused on others
+    # The events say which notes were not sent again.
+    assert [e.unchanged for e in events if isinstance(e, GuidanceSelected)] == [False, *(not a for a in added)]
+
+
 @pytest.mark.parametrize("protocol", ["ollama", "openai"])
 async def test_each_request_extends_the_previous_one(protocol: str, leap_workspace: Path) -> None:
-    """The KV-cache contract: across a 5-turn session every request is the previous one plus new messages,
-    except the trailing guidance block; the system prompt is byte-identical."""
-    script = [
-        Reply(calls=[Call("Read", {"file_path": ".docs/instructions.md"})]),
-        Reply(calls=[Call("Read", {"file_path": "leap.py"})]),
-        Reply(calls=[Call("Write", {"file_path": "leap.py", "content": "x"})]),  # refused: error path too
-        Reply(calls=[Call("Grep", {"pattern": "def is_leap"})]),
-        Reply("Looked around."),
-    ]
-    with ScriptedModelServer(protocol, script) as server:
-        events = await run(Session("Implement is_leap", DiskWorkspace(leap_workspace), settings_for(server)))
+    """The layout `stable`: every request is the previous one plus new messages, except the trailing
+    guidance block, which is never stored; the system prompt is byte-identical."""
+    with ScriptedModelServer(protocol, FIVE_TURNS) as server:
+        events = await run(Session("Implement is_leap", DiskWorkspace(leap_workspace),
+                                   settings_for(server, prompt_layout="stable")))
         bodies = server.requests
     assert events[-1].outcome == "done" and len(bodies) == 5
     previous: list[dict[str, Any]] | None = None

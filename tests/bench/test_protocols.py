@@ -160,7 +160,7 @@ def test_conditional_pass_rates_split_by_budget_and_guard_fires() -> None:
     # the guard fired in c, d (1 of 2, on attempt 2); not in a, b, e; unavailable f is not graded.
     assert table[3].split() == ["write", "guard", "2", "0.0%", "50.0%", "3", "66.7%", "66.7%"]
     text = report(run)
-    assert "[protocol paper, prompt lc-2]" in text.splitlines()[0]
+    assert "[protocol paper, prompt lc-2, notes unrecorded]" in text.splitlines()[0]
     assert "Pass rate by whether a mechanism fired" in text and "\n".join(table) in text
 
 
@@ -173,6 +173,8 @@ def test_comparing_runs_of_different_protocols_or_prompts_warns() -> None:
     c = RunResults(protocol="paper", prompt_version="lc-1", exercises=[_exercise("a", "pass_1")])
     markdown = comparison_report(compare(a, c, "A", "C"), "markdown")
     assert "> **WARNING: the runs differ in prompt version: A lc-2, C lc-1" in markdown
+    d = a.model_copy(update={"prompt_layout": "kept"})
+    assert "the runs differ in prompt layout: A unrecorded, D kept" in comparison_report(compare(a, d, "A", "D"))
     same = comparison_report(compare(a, a.model_copy(), "A", "A2"))
     assert "WARNING" not in same
 

@@ -82,7 +82,7 @@ def test_report_in_text_and_markdown() -> None:
     assert "Pass rates" in text and "Observables (% of graded exercises)" in text
     assert "Failed exercises\n- python/zipper: AssertionError: 3 != 4" in text
     markdown = report(run_b(), "markdown", title="B")
-    assert markdown.startswith("## B - incomplete run [protocol unrecorded, prompt unrecorded]\n\n"
+    assert markdown.startswith("## B - incomplete run [protocol unrecorded, prompt unrecorded, notes unrecorded]\n\n"
                                "### Pass rates\n\n| Language | exercises |")
     assert "|---|---:|" in markdown and "| Overall | 5 | 5 | 40.0% | 60.0% |" in markdown
 

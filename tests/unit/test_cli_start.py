@@ -39,3 +39,25 @@ def test_help_of_every_command_imports_nothing_heavy() -> None:
 def test_the_language_server_never_imports_the_benchmark_harness() -> None:
     modules = imported_after("import agent.cli\nimport lc_lsp.server")
     assert not [name for name in modules if name == "agent.bench" or name.startswith("agent.bench.")]
+
+
+def _entry_with(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
+    """The installed command's entry() around a stand-in main() whose body is given."""
+    code = ("import atexit, sys, threading, time\nimport agent.cli as cli\n"
+            f"def main():\n{body}\ncli.main = main\ncli.entry()\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_entry_skips_teardown_but_runs_exit_handlers_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    # Without its exit handlers a run could leave temporary folders or unflushed logs behind.
+    done = _entry_with(tmp_path, "    atexit.register(lambda: open('handler-ran', 'w').close())\n"
+                                 "    print('answer', end='')\n    return 3")
+    assert (done.returncode, done.stdout) == (3, "answer")  # stdout flushed though it had no newline
+    assert (tmp_path / "handler-ran").exists()
+
+
+def test_entry_waits_for_a_thread_still_working(tmp_path: Path) -> None:
+    done = _entry_with(tmp_path, "    def work():\n        time.sleep(0.3)\n        open('work-done', 'w').close()\n"
+                                 "    threading.Thread(target=work).start()\n    return 0")
+    assert done.returncode == 0 and (tmp_path / "work-done").exists()

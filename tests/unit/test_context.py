@@ -237,6 +237,25 @@ def test_snipping_comes_first_and_stops_when_enough() -> None:
         assert (snipped.tool_call_id, snipped.is_error) == (original.tool_call_id, original.is_error)
 
 
+def test_superseded_notes_go_before_anything_else_and_the_newest_stays() -> None:
+    history = _history(12, result_lines=120)
+    notes = [UserMessage(content=f"# Harness notes\n\n{_text(800, f'card{i}')}", origin="guidance") for i in range(4)]
+    for at, note in zip((1, 5, 11, 17), notes, strict=True):  # after the task, then after tool results
+        history.insert(at, note)
+    with_notes = _fit(ContextAccountant(limit=10**6, reserve=1000), history).tokens_before
+    without_old = _fit(ContextAccountant(limit=10**6, reserve=1000),
+                       [m for m in history if m not in notes[:3]]).tokens_before
+    # Over the budget by less than the superseded notes weigh: removing them is enough.
+    reserve = 1000
+    limit = int(without_old / TARGET_SHARE) + reserve
+    assert with_notes > limit - reserve
+    result = _fit(ContextAccountant(limit=limit, reserve=reserve), history)
+    assert result.compacted and not result.overflow
+    assert result.dropped_messages == 3 and result.snipped_results == 0
+    assert result.history == [m for m in history if m not in notes[:3]]  # everything else untouched
+    assert notes[3] in result.history
+
+
 def test_dropping_keeps_pairs_atomic_and_the_task() -> None:
     history = _history(30, result_lines=120)
     reserve = 2048

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from lc_lsp.actions import DocumentAnalyses
 from lc_lsp import tree_targets
 from lc_lsp.languages import Grammar, resolve
-from lc_lsp.ranges import line_bounds
-from lc_lsp.reparse import changed_span, point_at, reparse
+from lc_lsp.ranges import LineIndex, line_bounds
+from lc_lsp.reparse import changed_span, edit_span, point_at, reparse
 from lc_lsp.stubs import analyze
 from tests.unit.test_stubs import SAMPLES, Sample
 
@@ -82,12 +82,47 @@ def test_a_keystroke_reparses_around_the_edit_and_leaves_the_old_tree_alone() ->
     assert reparse(grammar, new, new, tree) is tree  # an unchanged text is not parsed again
 
 
+def test_typing_at_the_end_of_a_block_reads_only_around_the_edit() -> None:
+    """tree-sitter-python ends a block with zero-width NEWLINE/DEDENT tokens where the next definition
+    starts; told only of the changed bytes, tree-sitter re-read everything after such an edit on every
+    keystroke. Told of `edit_span`, it reads around the edit once the tree has settled (the first
+    re-parses of a tree parsed from scratch still visit each top-level definition)."""
+    grammar = resolve("python", None).grammar
+    assert grammar is not None
+    unit = (
+        "class C{i}:\n    def a(self):\n        return {i}\n\n    def b(self):\n        pass\n\n\n"
+        "def f{i}(x):\n    return x\n"
+    )
+    text = "".join(unit.format(i=i) for i in range(200)).encode()
+    at = text.index(b"return 0") + len(b"return 0")
+    old, tree = text, reparse(grammar, text, None, None)
+    for keystroke, typed in enumerate((b"1", b"12", b"123", b"1234", b"123", b"123\n        ")):
+        new = text[:at] + typed + text[at:]
+        start, old_end, new_end = edit_span(old, new)
+        assert old[:start] == new[:start] and old[old_end:] == new[new_end:]
+        tree.edit(start, old_end, new_end, point_at(new, start), point_at(old, old_end), point_at(new, new_end))
+        read: list[int] = []
+
+        def chunk(offset: int, _point: tuple[int, int], new: bytes = new, read: list[int] = read) -> bytes:
+            read.append(offset)
+            return new[offset : offset + 64]
+
+        tree = grammar.parser().parse(chunk, tree)
+        assert str(tree.root_node) == str(reparse(grammar, new, None, None).root_node)
+        assert keystroke < 2 or (read and all(abs(offset - at) < 256 for offset in read)), (typed, read)
+        old = new
+
+
 def test_changed_span_and_points() -> None:
     old, new = b"abc\ndef\nghi", b"abc\ndXYf\nghi"
     assert changed_span(old, new) == (5, 6, 7)
     assert point_at(new, 7) == (1, 3) and point_at(old, 0) == (0, 0)
     assert changed_span(b"aaaa", b"aa") == (2, 4, 2)  # a repeat: the earliest-ending deletion
     assert changed_span(b"", b"x") == (0, 0, 1)
+    # Widened back to the token before the change and, as the change ends a line, to the next line's token.
+    assert edit_span(b"a = 1\n\n  b", b"a = 12\n\n  b") == (4, 10, 11)
+    assert edit_span(b"f(a)\n", b"f(ab)\n") == (2, 3, 4)  # not at a line's end: only back
+    assert edit_span(b"x", b"xy") == (0, 1, 2)
 
 
 def test_line_bounds_match_a_scan_for_every_kind_of_break() -> None:
@@ -97,6 +132,21 @@ def test_line_bounds_match_a_scan_for_every_kind_of_break() -> None:
             separators = [value[e:s] for e, s in zip(ends, starts[1:], strict=False)]
             assert all(sep in ("\n", "\r\n", "\r", b"\n", b"\r\n", b"\r") for sep in separators), (value, separators)
             assert len(starts) == len(ends) == len(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(st.sampled_from("ab\r\n é\x0c"), max_size=40),
+    start=st.integers(0, 40),
+    length=st.integers(0, 6),
+    inserted=st.text(st.sampled_from("x\r\n"), max_size=4),
+)
+def test_an_edited_line_index_is_the_index_of_the_new_text(text: str, start: int, length: int, inserted: str) -> None:
+    start = min(start, len(text))
+    end = min(start + length, len(text))
+    new = text[:start] + inserted + text[end:]
+    assert LineIndex(text).edited(new, *changed_span(text, new)) == LineIndex(new)
+    assert LineIndex(text).edited(new, start, end, start + len(inserted)) == LineIndex(new)
 
 
 def test_a_new_version_starts_from_the_previous_versions_tree(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from agent.fence import FILE_TAG, OUTPUT_TAG, fence
 from agent.guidance import GuidanceLibrary, Selection, select
-from agent.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
-from agent.prompt import GUIDANCE_HEADER, PROMPT_VERSION, build_messages, guidance_block, system_prompt
+from agent.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage, is_note
+from agent.prompt import GUIDANCE_HEADER, PROMPT_VERSION, build_messages, guidance_block, keep_note, system_prompt
 from agent.providers.base import ChatRequest, ToolSpec
 from agent.providers.openai_compat import chat_body
 
@@ -108,7 +110,11 @@ def _simulate(layout: str) -> tuple[list[list[Message]], list[str | None], list[
         unread = [p for p in discovered if p not in read]
         guidance = guidance_block(selection, unread, first_turn=turn == 1)
         guidances.append(guidance)
-        requests.append(build_messages(system, history, guidance, layout))  # type: ignore[arg-type]
+        if layout == "kept":
+            keep_note(history, guidance)
+            requests.append(build_messages(system, history, None, "kept"))
+        else:
+            requests.append(build_messages(system, history, guidance, layout))  # type: ignore[arg-type]
         call_id = f"call_{turn}"
         history.append(AssistantMessage(content="", tool_calls=(ToolCall(id=call_id, name=tool, arguments=arguments),)))
         shown = arguments["file_path"] if tool == "Read" else None
@@ -154,6 +160,32 @@ def test_stable_layout_serialized_prompt_differs_only_by_growth_and_the_note() -
         assert growth and "Harness notes" not in growth
         if note_before == note_after:
             assert _serialized(after[-1:]) == _serialized(before[-1:])  # an unchanged note is byte-identical
+
+
+def test_kept_layout_extends_the_whole_previous_prompt_and_sends_a_note_only_when_it_changed() -> None:
+    requests, guidances, history = _simulate("kept")
+    pairs = list(zip(requests, requests[1:], guidances, guidances[1:], strict=False))
+    assert any(g1 == g2 for *_, g1, g2 in pairs) and any(g1 != g2 for *_, g1, g2 in pairs)
+    assert [m.content for m in requests[0][-1:]] == [guidances[0]]
+    for before, after, note_before, note_after in pairs:
+        assert _serialized(after).startswith(_serialized(before))  # the server reuses all of call n
+        notes = [m for m in after[len(before):] if is_note(m)]
+        if note_before == note_after:
+            assert notes == []  # an unchanged note is not sent again: it is in the reused prefix
+        else:
+            assert note_after is not None and after[-1] == UserMessage(content=note_after, origin="guidance")
+            assert notes == after[-1:]
+    assert sum(map(is_note, history)) == 1 + sum(g1 != g2 for *_, g1, g2 in pairs)
+
+
+def test_keep_note_appends_again_what_compaction_took() -> None:
+    history: list[Message] = [UserMessage(content="task")]
+    assert keep_note(history, "notes") is not None and keep_note(history, "notes") is None
+    assert keep_note(history, None) is None and len(history) == 2
+    history.pop()  # compaction removed it
+    assert keep_note(history, "notes") == UserMessage(content="notes", origin="guidance")
+    with pytest.raises(ValueError):
+        build_messages("SYS", history, "notes", "kept")
 
 
 def test_rewrite_layout_reuses_an_unchanged_note_but_a_change_invalidates_the_conversation() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import gc
 import weakref
 from contextlib import aclosing
@@ -70,10 +71,20 @@ async def test_the_ssl_context_is_made_once_per_process(monkeypatch: pytest.Monk
     clients.ssl_context.cache_clear()
     registry = SharedClients()
     for port in range(10):
-        await registry.get(f"http://127.0.0.1:{9000 + port}")
+        await registry.get(f"https://127.0.0.1:{9000 + port}")
+    assert len(made) == 1
+    await registry.get("http://127.0.0.1:9100")  # plain HTTP: no CA bundle loaded at all
     assert len(made) == 1
     await registry.close()
     clients.ssl_context.cache_clear()
+
+
+def test_a_plain_http_server_s_context_trusts_no_certificate() -> None:
+    # Its client never speaks TLS; were it made to, the handshake must fail, not go unverified.
+    context = clients._context_for("http://127.0.0.1:11434")
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
+    assert clients._context_for("HTTPS://models.example").cert_store_stats()["x509_ca"] > 0
 
 
 def test_each_event_loop_gets_its_own_clients_closed_when_the_loop_ends() -> None:
