@@ -83,8 +83,11 @@ async def two_sessions_same_file(trial: Trial) -> None:
                                                 "new_string": "LIMIT = 20"})]))
         beta.append(Reply(calls=[Call("Edit", {"file_path": "two.py", "old_string": "LIMIT = 10",
                                                "new_string": "LIMIT = 30"})]))
-    alpha.append(Reply("alpha is done."))
-    beta.append(Reply("beta is done.", delay=0.6))  # beta is reviewed after alpha was applied
+    # alpha is reviewed only once beta has made its edits (a session takes ~25 ms here: without the wait,
+    # beta could start after alpha was applied and edit LIMIT = 20, with nothing to clash), and beta is
+    # reviewed after alpha was applied.
+    alpha.append(Reply("alpha is done.", delay=0.3))
+    beta.append(Reply("beta is done.", delay=0.9))
     async with running(trial, routed({"`alpha`": alpha, "`beta`": beta})) as (server, _):
         uri = server.write("two.py", TWO_STUBS)
         server.open("two.py")
