@@ -278,12 +278,21 @@ class ScriptedModelServer:
         ready.set()
         await self._stopping.wait()
         server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A connection accepted just before close() gets its handler a few loop turns later, after the
+        # first round of cancelling: it must be closed too, or its client waits on a socket nobody reads
+        # (a router relaying to this server stalled until its client's stall timeout).
+        await asyncio.sleep(0.05)
+        while self._tasks:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.sleep(0.01)
         await server.wait_closed()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stopping is not None and self._stopping.is_set():
+            writer.close()  # accepted as the server stopped: closed at once, as a dead server's would be
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
