@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -355,3 +356,11 @@ async def start_scripted_editor(client: LanguageClient, model: ScriptedModelServ
     """An editor of `preset` whose sessions talk to the scripted model server, with short timeouts."""
     return await start_editor(client, root, preset, experimental, backend="ollama", baseUrl=model.base_url,
                               model=MODEL, stallTimeout=10, connectTimeout=2, **settings)
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedModelServer]:
+    """Each module's scripted model server, scripted per test (`replace_replies`); a module with one fixed
+    script defines its own `model`."""
+    with ScriptedModelServer("ollama", [], model=MODEL) as server:
+        yield server

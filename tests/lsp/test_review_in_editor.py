@@ -15,7 +15,7 @@ import pytest_lsp
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, _plain, server_config, start_scripted_editor
+from tests.lsp.conftest import Editor, _plain, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import (
     EXPECTED,
     IMPLEMENTED,
@@ -31,12 +31,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 Review = dict[str, Any]
 Answer = Callable[[Review], Awaitable[dict[str, Any]]]
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModelServer]:
-    with ScriptedModelServer("ollama", [], model=MODEL) as server:
-        yield server
 
 
 class Reviewer:

@@ -14,17 +14,11 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
+from tests.lsp.conftest import Editor, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import EXPECTED, LEAP, TESTS, implement_leap, leap_script, setup_leap
 from tests.lsp.test_undo_apply import on_apply
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModelServer]:
-    with ScriptedModelServer("ollama", [], model=MODEL) as server:
-        yield server
 
 
 @pytest_lsp.fixture(scope="module", config=server_config())

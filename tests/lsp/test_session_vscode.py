@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
+from tests.lsp.conftest import Editor, server_config, start_scripted_editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -69,12 +69,6 @@ def leap_script(folder: str) -> list[Reply]:
         Reply(calls=[Call("Write", {"file_path": f"{folder}/test_leap.py", "content": TESTS})]),
         Reply("Implemented `leap`, labelled common years and added a test."),
     ]
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModelServer]:
-    with ScriptedModelServer("ollama", [], model=MODEL) as server:
-        yield server
 
 
 @pytest_lsp.fixture(scope="module", config=server_config())

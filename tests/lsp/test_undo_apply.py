@@ -21,7 +21,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import Call, Reply, ScriptedModelServer
-from tests.lsp.conftest import MODEL, Editor, server_config, start_scripted_editor
+from tests.lsp.conftest import Editor, server_config, start_scripted_editor
 from tests.lsp.test_session_vscode import (
     EXPECTED,
     IMPLEMENTED,
@@ -37,12 +37,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 OLD_LABEL = '    return "leap 📅" if leap(year) else "common"'
 STUB = "    raise NotImplementedError\n"
-
-
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedModelServer]:
-    with ScriptedModelServer("ollama", [], model=MODEL) as server:
-        yield server
 
 
 @pytest_lsp.fixture(scope="module", config=server_config())
